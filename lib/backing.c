@@ -1,0 +1,236 @@
+/* Backing I/O: see backing.h.  The real implementation over a file or a
+ * block device. */
+#include <errno.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "backing.h"
+#include "report.h"
+
+struct file_backing {
+  struct backing b;
+  int fd;
+};
+
+static int
+file_fd(struct backing *b)
+{
+  return ((struct file_backing *)b)->fd;
+}
+
+static int
+file_pread(struct backing *b, void *buf, size_t len, uint64_t off)
+{
+  char *p = buf;
+
+  while (len > 0) {
+    ssize_t r = pread(file_fd(b), p, len, off);
+    if (r == -1 && errno == EINTR)
+      continue;
+    if (r == -1)
+      return -1;
+    if (r == 0) {
+      errno = EIO; /* past the end: the disk was truncated */
+      return -1;
+    }
+    p += r;
+    off += r;
+    len -= r;
+  }
+  return 0;
+}
+
+static int
+file_pwrite(struct backing *b, const void *buf, size_t len, uint64_t off,
+            unsigned flags)
+{
+  const char *p = buf;
+  int rwf = flags & BACKING_DSYNC ? RWF_DSYNC : 0;
+
+  while (len > 0) {
+    struct iovec iov = {.iov_base = (void *)p, .iov_len = len};
+    ssize_t r = pwritev2(file_fd(b), &iov, 1, off, rwf);
+    if (r == -1 && errno == EINTR)
+      continue;
+    if (r == -1)
+      return -1;
+    p += r;
+    off += r;
+    len -= r;
+  }
+  return 0;
+}
+
+static int
+file_sync(struct backing *b)
+{
+  return fdatasync(file_fd(b));
+}
+
+static int
+file_punch(struct backing *b, uint64_t off, uint64_t len)
+{
+  int mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+
+  if (fallocate(file_fd(b), mode, off, len) == 0)
+    return 0;
+  if (errno == ENOTTY || errno == ENODEV || errno == ENOSYS)
+    errno = EOPNOTSUPP;
+  return -1;
+}
+
+static void
+file_close(struct backing *b)
+{
+  close(file_fd(b));
+}
+
+static const struct backing_ops file_ops = {
+    .pread = file_pread,
+    .pwrite = file_pwrite,
+    .sync = file_sync,
+    .punch = file_punch,
+    .close = file_close,
+};
+
+void
+backing_init(struct backing *b, const struct backing_ops *ops, const char *name,
+             uint64_t size, bool readonly)
+{
+  b->ops = ops;
+  b->name = strdup(name);
+  b->size = size;
+  b->readonly = readonly;
+  atomic_init(&b->bytes_written, 0);
+}
+
+static int
+fd_size(int fd, uint64_t *size)
+{
+  struct stat st;
+
+  if (fstat(fd, &st) == -1)
+    return -1;
+  if (S_ISBLK(st.st_mode))
+    return ioctl(fd, BLKGETSIZE64, size);
+  if (!S_ISREG(st.st_mode)) {
+    errno = EINVAL;
+    return -1;
+  }
+  *size = st.st_size;
+  return 0;
+}
+
+struct backing *
+backing_open_file(const char *path, bool readonly)
+{
+  struct file_backing *fb;
+  uint64_t size;
+  int fd;
+
+  fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  if (fd == -1) {
+    ni_error_set("%s: open: %m", path);
+    return NULL;
+  }
+  if (fd_size(fd, &size) == -1) {
+    ni_error_set("%s: not a regular file or block device, or its size "
+                 "cannot be read: %m",
+                 path);
+    close(fd);
+    return NULL;
+  }
+  fb = calloc(1, sizeof *fb);
+  if (fb == NULL) {
+    close(fd);
+    return NULL;
+  }
+  fb->fd = fd;
+  backing_init(&fb->b, &file_ops, path, size, readonly);
+  return &fb->b;
+}
+
+int
+backing_create_file(const char *path, uint64_t size)
+{
+  struct stat st;
+  int fd, r = 0;
+
+  fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd == -1) {
+    ni_error_set("%s: create: %m", path);
+    return -1;
+  }
+  if (fstat(fd, &st) == -1)
+    r = -1;
+  else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < size)
+    r = ftruncate(fd, size);
+  if (r == -1)
+    ni_error_set("%s: cannot grow to %" PRIu64 " bytes: %m", path, size);
+  close(fd);
+  return r;
+}
+
+int
+backing_pread(struct backing *b, void *buf, size_t len, uint64_t off)
+{
+  return b->ops->pread(b, buf, len, off);
+}
+
+int
+backing_pwrite(struct backing *b, const void *buf, size_t len, uint64_t off,
+               unsigned flags)
+{
+  if (b->ops->pwrite(b, buf, len, off, flags) == -1)
+    return -1;
+  atomic_fetch_add(&b->bytes_written, len);
+  return 0;
+}
+
+int
+backing_sync(struct backing *b)
+{
+  return b->ops->sync(b);
+}
+
+int
+backing_punch(struct backing *b, uint64_t off, uint64_t len)
+{
+  return b->ops->punch(b, off, len);
+}
+
+int
+backing_zero(struct backing *b, uint64_t off, uint64_t len)
+{
+  static const uint8_t zeroes[1 << 16];
+
+  if (backing_punch(b, off, len) == 0)
+    return 0;
+  if (errno != EOPNOTSUPP)
+    return -1;
+  while (len > 0) {
+    size_t n = len < sizeof zeroes ? len : sizeof zeroes;
+    if (backing_pwrite(b, zeroes, n, off, 0) == -1)
+      return -1;
+    off += n;
+    len -= n;
+  }
+  return 0;
+}
+
+void
+backing_close(struct backing *b)
+{
+  if (b == NULL)
+    return;
+  b->ops->close(b);
+  free(b->name);
+  free(b);
+}

@@ -1,0 +1,99 @@
+/* An integrity-protected disk: the core that the plugin and the tool use.
+ *
+ * Notes on the design.
+ *
+ * Read: lock the range shared, read data and tags, verify every sector
+ * (unwritten sectors read as zeroes); a sector that fails is re-read once,
+ * then logged and counted, and the request fails with EIO.
+ *
+ * Write ("tags" crash mode): hash the new data (no lock held), lock the
+ * range exclusively, commit the new tags to the journal (durable, shared
+ * with concurrent writers), write the data in place once, set the tags in
+ * the tag store, unlock.  Requests that are not sector-aligned read,
+ * modify and write their first and last sector under the same lock.
+ *
+ * Trim and zero: journal the sectors as unwritten, punch the data where
+ * the backing can, set the tags to unwritten.
+ *
+ * Flush: sync the backing disk.  The journal is already durable.
+ *
+ * Checkpoint (when the journal is full, and on close): with no write in
+ * flight, sync data, write dirty tags home, sync, advance the superblock's
+ * journal tail.
+ */
+#ifndef NBD_INTEGRITY_DISK_H
+#define NBD_INTEGRITY_DISK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "journal.h"
+#include "recovery.h"
+#include "superblock.h"
+
+struct disk_options {
+  const char *path;
+  const char *keyfile;    /* required for keyed algorithms */
+  const char *hash;       /* if set, must match the superblock */
+  bool readonly;          /* recover in memory only; no writes */
+  size_t tag_cache_bytes; /* 0 for the default */
+  /* Called for each journaled sector during recovery; may be NULL. */
+  recovery_sector_fn recovered;
+  void *opaque;
+};
+
+struct disk_stats {
+  atomic_uint_fast64_t reads, writes, trims, flushes;
+  atomic_uint_fast64_t bytes_read, bytes_written;
+  atomic_uint_fast64_t sectors_verified;
+  atomic_uint_fast64_t mismatches;
+  atomic_uint_fast64_t last_mismatch_sector;
+  atomic_uint_fast64_t io_errors;
+};
+
+struct disk;
+
+/* Opens and recovers a formatted disk.  NULL with ni_error() naming the
+ * disk and what to do on failure. */
+struct disk *disk_open(const struct disk_options *opts);
+
+/* Checkpoints, marks the disk clean and closes it. */
+int disk_close(struct disk *d);
+
+const struct superblock *disk_superblock(const struct disk *d);
+const struct recovery_report *disk_recovery_report(const struct disk *d);
+const char *disk_name(const struct disk *d);
+uint64_t disk_size(const struct disk *d);
+struct disk_stats *disk_stats(struct disk *d);
+
+/* I/O at byte offsets within the exported data.  -1 with errno (EIO for a
+ * tag mismatch) on failure. */
+int disk_read(struct disk *d, void *buf, uint32_t count, uint64_t offset);
+int disk_write(struct disk *d, const void *buf, uint32_t count, uint64_t offset,
+               bool fua);
+int disk_trim(struct disk *d, uint32_t count, uint64_t offset, bool fua);
+int disk_flush(struct disk *d);
+
+/* Makes [OFFSET, OFFSET+COUNT) read as zeroes, durably once flushed: the
+ * whole sectors are discarded, partial ones written. */
+int disk_zero(struct disk *d, uint32_t count, uint64_t offset, bool fua);
+
+/* Bytes written to the backing disk (data, tags, journal, superblock). */
+uint64_t disk_backing_bytes_written(struct disk *d);
+
+/* Journal counters and fill; zeroes when read-only. */
+void disk_journal_stats(struct disk *d, struct journal_stats *stats);
+
+/* Checkpoints now. */
+int disk_checkpoint(struct disk *d);
+
+/* Verifies sectors [SECTOR, SECTOR+N) without failing on mismatches:
+ * calls FN for each sector whose data does not match its tag.  -1 only if
+ * the disk could not be read. */
+typedef void (*disk_mismatch_fn)(void *opaque, uint64_t sector);
+int disk_verify(struct disk *d, uint64_t sector, uint64_t n,
+                disk_mismatch_fn fn, void *opaque);
+
+#endif

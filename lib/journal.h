@@ -1,0 +1,112 @@
+/* The write-ahead journal of tags.
+ *
+ * Notes on the design.
+ *
+ * A ring of 4 KiB blocks.  Block sequence number S lives at ring position
+ * S mod (number of blocks); the superblock records the tail sequence, the
+ * oldest block still needed.  Recovery reads blocks from the tail for as
+ * long as each has a good checksum and the sequence number expected at
+ * its position, so stale blocks from earlier laps end the scan.
+ *
+ * Block layout (little-endian):
+ *
+ *     0  u32 magic "NIJ1"        4  u32 number of records
+ *     8  u64 sequence           16  u32 payload bytes   20  u32 reserved
+ *    24  records ...          4092  u32 CRC32C(disk UUID || bytes 0..4091)
+ *
+ * Record: u64 first sector, u32 sector count, u16 kind, u16 reserved, then
+ * for JREC_TAGS the count tags.  A record never spans blocks.
+ *
+ * Writing: journal_commit queues the caller's record; whichever caller
+ * finds no commit in progress becomes the leader, encodes every queued
+ * record and writes them durably in one go (group commit), then wakes the
+ * others.  A committed record is "in flight" until its writer calls
+ * journal_applied, having written the data and set the tags.  When the
+ * ring is full the leader waits for in-flight records to be applied and
+ * calls the checkpoint function, which must make data and tags durable
+ * and record the new tail; the ring is then empty.
+ */
+#ifndef NBD_INTEGRITY_JOURNAL_H
+#define NBD_INTEGRITY_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backing.h"
+#include "superblock.h"
+
+#define JOURNAL_MAGIC 0x314a494eu /* "NIJ1" */
+#define JOURNAL_HEADER 24
+#define JOURNAL_RECORD_HEADER 16
+#define JOURNAL_PAYLOAD (SB_BLOCK - JOURNAL_HEADER - 4)
+
+enum journal_record_kind { JREC_TAGS = 1, JREC_UNWRITTEN = 2 };
+
+struct journal_record {
+  uint64_t sector;
+  uint32_t count;
+  uint16_t kind;
+  const uint8_t *tags; /* count * tag_size bytes for JREC_TAGS */
+};
+
+/* Largest count of one record that fits in a block. */
+uint32_t journal_record_max(unsigned tag_size);
+
+/* Most sectors one journal_commit takes; callers split larger requests. */
+uint32_t journal_sectors_max(unsigned tag_size);
+
+/* Encodes as many of RECS[*DONE..N) into BLOCK (sequence SEQ) as fit,
+ * splitting a record if needed: on return RECS[*DONE] has been advanced
+ * past what was encoded, *DONE counts whole records done. */
+void journal_block_encode(const struct superblock *sb, uint64_t seq,
+                          struct journal_record *recs, size_t n, size_t *done,
+                          uint8_t block[SB_BLOCK]);
+
+/* Decodes BLOCK, expected to hold sequence SEQ.  Calls FN for each record
+ * (tags point into BLOCK).  Returns 1 if the block is valid, 0 if it is
+ * not the block expected (end of the journal), -1 with ni_error() if it
+ * has a good checksum but a record is out of range. */
+typedef int (*journal_record_fn)(void *opaque, uint64_t seq,
+                                 const struct journal_record *rec);
+int journal_block_decode(const struct superblock *sb, uint64_t seq,
+                         const uint8_t block[SB_BLOCK], journal_record_fn fn,
+                         void *opaque);
+
+/* Reads the journal from SB's tail, calling FN for every record.  Stores
+ * the sequence number after the last valid block in *HEAD. */
+int journal_scan(struct backing *b, const struct superblock *sb,
+                 journal_record_fn fn, void *opaque, uint64_t *head);
+
+struct journal;
+
+typedef int (*journal_checkpoint_fn)(void *opaque, uint64_t new_tail);
+
+/* A journal for writing, empty, its next block sequence HEAD.  */
+struct journal *journal_open(struct backing *b, const struct superblock *sb,
+                             uint64_t head, journal_checkpoint_fn checkpoint,
+                             void *opaque);
+
+void journal_close(struct journal *j);
+
+/* Makes REC durable in the journal (group commit).  On success the record
+ * is in flight until journal_applied. */
+int journal_commit(struct journal *j, const struct journal_record *rec);
+
+/* Marks one committed record applied (its data and tags are in place). */
+void journal_applied(struct journal *j);
+
+/* Waits for in-flight records, then checkpoints so the ring is empty. */
+int journal_checkpoint(struct journal *j);
+
+struct journal_stats {
+  uint64_t commits; /* durable journal writes */
+  uint64_t records; /* records committed */
+  uint64_t checkpoints;
+  uint64_t used_blocks; /* blocks between tail and head now */
+  uint64_t total_blocks;
+};
+
+void journal_get_stats(struct journal *j, struct journal_stats *stats);
+
+#endif

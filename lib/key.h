@@ -1,0 +1,22 @@
+/* Key files for the keyed algorithms: the file's bytes are the key. */
+#ifndef NBD_INTEGRITY_KEY_H
+#define NBD_INTEGRITY_KEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KEY_MIN_SIZE 16
+#define KEY_MAX_SIZE 64
+
+struct key {
+  uint8_t *bytes; /* in locked memory, wiped when freed */
+  size_t len;
+};
+
+/* Reads the key in PATH (16 to 64 bytes).  Returns NULL with errno set
+ * and ni_error() naming the file on failure. */
+struct key *key_load(const char *path);
+
+void key_free(struct key *key);
+
+#endif

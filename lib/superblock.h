@@ -1,0 +1,112 @@
+/* The superblock: everything needed to open a disk with no options.
+ *
+ * Notes on the design.
+ *
+ * Two copies, in the first two 4 KiB blocks of the disk.  Writes alternate
+ * between them (ping-pong) and carry a generation number, so a torn or
+ * lost superblock write always leaves the previous generation intact in
+ * the other copy.  Readers take the valid copy with the higher generation.
+ *
+ * On-disk layout of each copy (little-endian; offsets in bytes):
+ *
+ *     0  magic "NBDINTEG"               8  u32 format version (1)
+ *    12  u32 incompatible features (0)  16  u8[16] disk UUID
+ *    32  u32 sector size                36  u32 hash id
+ *    40  char[32] hash name (NUL padded)
+ *    72  u32 tag size                   76  u32 state (0 clean, 1 dirty)
+ *    80  u32 crash mode                 84  u32 reserved
+ *    88  u64 data sectors (exported size / sector size)
+ *    96  u64 journal offset            104  u64 journal size
+ *   112  u64 first zone offset         120  u32 data sectors per zone
+ *   124  u32 tag run bytes per zone    128  u64 disk size needed
+ *   136  u64 journal tail sequence     144  u64 generation
+ *   152  u64 format time (Unix)        160  u8[32] key check value
+ *   192  ... zero ...                 4092  u32 CRC32C of bytes 0..4091
+ *
+ * The data area is a sequence of zones.  Each zone is a tag run (the
+ * tags of the zone's sectors, padded to 4 KiB) followed by zone_sectors
+ * data sectors, so a write touches data and tags that are at most
+ * 16 MiB apart, as in dm-integrity's interleaved layout.
+ */
+#ifndef NBD_INTEGRITY_SUPERBLOCK_H
+#define NBD_INTEGRITY_SUPERBLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backing.h"
+#include "hash.h"
+
+#define SB_MAGIC "NBDINTEG"
+#define SB_VERSION 1
+#define SB_BLOCK 4096 /* superblock copies and journal blocks */
+#define SB_COPIES 2
+#define ZONE_DATA_BYTES (16u << 20)
+
+enum sb_state { SB_CLEAN = 0, SB_DIRTY = 1 };
+
+struct superblock {
+  uint32_t version;
+  uint32_t features;
+  uint8_t uuid[DISK_UUID_SIZE];
+  uint32_t sector_size;
+  uint32_t hash_id;
+  char hash_name[32];
+  uint32_t tag_size;
+  uint32_t state;
+  uint32_t mode;
+  uint64_t data_sectors;
+  uint64_t journal_offset;
+  uint64_t journal_size;
+  uint64_t zones_offset;
+  uint32_t zone_sectors;
+  uint32_t tag_run_bytes;
+  uint64_t disk_size;
+  uint64_t journal_tail_seq;
+  uint64_t generation;
+  uint64_t format_time;
+  uint8_t key_check[HASH_KEY_CHECK_SIZE];
+  /* In memory only: the copy (0 or 1) that holds this generation. */
+  int copy;
+};
+
+/* Serialises SB into one 4 KiB block, checksum included. */
+void sb_encode(const struct superblock *sb, uint8_t block[SB_BLOCK]);
+
+/* Parses and validates one copy.  -1 with errno EUCLEAN and ni_error()
+ * saying what is wrong with it. */
+int sb_decode(const uint8_t block[SB_BLOCK], struct superblock *sb);
+
+/* Reads both copies and keeps the newest valid one.  Fails, with
+ * ni_error() describing each copy, only if neither is valid. */
+int sb_read(struct backing *b, struct superblock *sb);
+
+/* Writes SB as the next generation into the older copy and makes it
+ * durable. */
+int sb_write(struct backing *b, struct superblock *sb);
+
+/* Fills in the layout (journal, zones, data_sectors, disk_size) of a disk
+ * of DISK_SIZE bytes from sector_size, tag_size and JOURNAL_SIZE (0 for
+ * the default).  -1 with ni_error() if the disk is too small. */
+int sb_layout(struct superblock *sb, uint64_t disk_size, uint64_t journal_size);
+
+/* Byte offset of SECTOR's data on the backing disk. */
+uint64_t sb_data_offset(const struct superblock *sb, uint64_t sector);
+
+/* Byte offset of SECTOR's tag on the backing disk. */
+uint64_t sb_tag_offset(const struct superblock *sb, uint64_t sector);
+
+/* Number of sectors from SECTOR to the end of its zone (how far its data
+ * is contiguous on the backing disk). */
+uint64_t sb_zone_remaining(const struct superblock *sb, uint64_t sector);
+
+/* Number of zones, the last one possibly partial. */
+uint64_t sb_zone_count(const struct superblock *sb);
+
+/* Byte offset of zone Z's tag run. */
+uint64_t sb_zone_offset(const struct superblock *sb, uint64_t zone);
+
+/* Journal capacity in blocks. */
+uint64_t sb_journal_blocks(const struct superblock *sb);
+
+#endif

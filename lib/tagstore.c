@@ -1,0 +1,252 @@
+/* The tag store: see tagstore.h.
+ *
+ * Tag block I of the disk is the (I mod blocks_per_run)'th 4 KiB block of
+ * zone (I / blocks_per_run)'s tag run.  blocks[] has a slot for every tag
+ * block of the disk (8 bytes per 4 KiB of tags, so 2 MiB for a 1 TiB disk
+ * with CRC32C tags); loaded blocks are evicted in clock order.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+#include "tagstore.h"
+
+#define DEFAULT_CACHE_BYTES (64u << 20)
+
+struct tagblock {
+  bool dirty;      /* differs from the copy at home */
+  bool referenced; /* used since the clock hand last passed */
+  uint8_t tags[SB_BLOCK];
+};
+
+struct tagstore {
+  struct backing *b;
+  struct superblock sb;
+  uint32_t blocks_per_run;
+  pthread_mutex_t lock; /* protects every field below */
+  struct tagblock **blocks;
+  uint64_t nr_blocks, nr_loaded, max_loaded, hand;
+  size_t nr_dirty;
+};
+
+struct tagstore *
+tagstore_new(struct backing *b, const struct superblock *sb, size_t cache_bytes)
+{
+  struct tagstore *ts = calloc(1, sizeof *ts);
+
+  if (ts == NULL)
+    return NULL;
+  ts->b = b;
+  ts->sb = *sb;
+  ts->blocks_per_run = sb->tag_run_bytes / SB_BLOCK;
+  ts->nr_blocks = sb_zone_count(sb) * ts->blocks_per_run;
+  if (cache_bytes == 0)
+    cache_bytes = DEFAULT_CACHE_BYTES;
+  ts->max_loaded = cache_bytes / sizeof(struct tagblock);
+  if (ts->max_loaded < 16)
+    ts->max_loaded = 16;
+  ts->blocks = calloc(ts->nr_blocks, sizeof *ts->blocks);
+  if (ts->blocks == NULL) {
+    free(ts);
+    return NULL;
+  }
+  pthread_mutex_init(&ts->lock, NULL);
+  return ts;
+}
+
+void
+tagstore_free(struct tagstore *ts)
+{
+  if (ts == NULL)
+    return;
+  for (uint64_t i = 0; i < ts->nr_blocks; i++)
+    free(ts->blocks[i]);
+  free(ts->blocks);
+  pthread_mutex_destroy(&ts->lock);
+  free(ts);
+}
+
+static uint64_t
+block_home(const struct tagstore *ts, uint64_t idx)
+{
+  return sb_zone_offset(&ts->sb, idx / ts->blocks_per_run) +
+         idx % ts->blocks_per_run * SB_BLOCK;
+}
+
+/* Evicts clean, unreferenced blocks (not KEEP) until within the cap.
+ * Dirty blocks stay: the cache may exceed its cap until a checkpoint. */
+static void
+evict_locked(struct tagstore *ts, uint64_t keep)
+{
+  uint64_t steps = 2 * ts->nr_blocks;
+
+  while (ts->nr_loaded > ts->max_loaded && steps-- > 0) {
+    uint64_t i = ts->hand;
+    struct tagblock *tb = ts->blocks[i];
+
+    ts->hand = (ts->hand + 1) % ts->nr_blocks;
+    if (tb == NULL || tb->dirty || i == keep)
+      continue;
+    if (tb->referenced) {
+      tb->referenced = false;
+      continue;
+    }
+    free(tb);
+    ts->blocks[i] = NULL;
+    ts->nr_loaded--;
+  }
+}
+
+/* Returns tag block IDX, loading it if needed.  Called and returns with
+ * the lock held, but drops it while reading from the disk. */
+static struct tagblock *
+tagblock_get_locked(struct tagstore *ts, uint64_t idx)
+{
+  while (ts->blocks[idx] == NULL) {
+    struct tagblock *tb;
+    int r;
+
+    pthread_mutex_unlock(&ts->lock);
+    tb = calloc(1, sizeof *tb);
+    r = tb ? backing_pread(ts->b, tb->tags, SB_BLOCK, block_home(ts, idx)) : -1;
+    pthread_mutex_lock(&ts->lock);
+    if (r == -1) {
+      ni_error_set("%s: reading tag block at byte %" PRIu64 ": %m", ts->b->name,
+                   block_home(ts, idx));
+      free(tb);
+      return NULL;
+    }
+    if (ts->blocks[idx] == NULL) {
+      ts->blocks[idx] = tb;
+      ts->nr_loaded++;
+      evict_locked(ts, idx);
+    } else
+      free(tb); /* another thread loaded it meanwhile */
+  }
+  ts->blocks[idx]->referenced = true;
+  return ts->blocks[idx];
+}
+
+/* Copies tags between the store and TAGS (or zeroes them) for sectors
+ * [SECTOR, SECTOR+N), one tag block at a time. */
+static int
+tagstore_access(struct tagstore *ts, uint64_t sector, uint64_t n, uint8_t *out,
+                const uint8_t *in, bool set)
+{
+  const struct superblock *sb = &ts->sb;
+  uint32_t per_block = SB_BLOCK / sb->tag_size;
+  int r = 0;
+
+  pthread_mutex_lock(&ts->lock);
+  while (n > 0) {
+    uint64_t zone = sector / sb->zone_sectors;
+    uint64_t within = sector % sb->zone_sectors;
+    uint64_t idx = zone * ts->blocks_per_run + within / per_block;
+    uint64_t first = within % per_block;
+    uint64_t count = per_block - first;
+    size_t bytes, off = first * sb->tag_size;
+    struct tagblock *tb;
+
+    if (count > n)
+      count = n;
+    if (count > sb_zone_remaining(sb, sector))
+      count = sb_zone_remaining(sb, sector);
+    bytes = count * sb->tag_size;
+    tb = tagblock_get_locked(ts, idx);
+    if (tb == NULL) {
+      r = -1;
+      break;
+    }
+    if (!set)
+      memcpy(out, tb->tags + off, bytes), out += bytes;
+    else {
+      if (in)
+        memcpy(tb->tags + off, in, bytes), in += bytes;
+      else
+        memset(tb->tags + off, 0, bytes);
+      ts->nr_dirty += !tb->dirty;
+      tb->dirty = true;
+    }
+    sector += count;
+    n -= count;
+  }
+  pthread_mutex_unlock(&ts->lock);
+  return r;
+}
+
+int
+tagstore_get(struct tagstore *ts, uint64_t sector, uint64_t n, uint8_t *tags)
+{
+  return tagstore_access(ts, sector, n, tags, NULL, false);
+}
+
+int
+tagstore_set(struct tagstore *ts, uint64_t sector, uint64_t n,
+             const uint8_t *tags)
+{
+  return tagstore_access(ts, sector, n, NULL, tags, true);
+}
+
+/* Finds the next dirty block from *IDX, copies it into BUF and marks it
+ * clean.  Returns false when there is none. */
+static bool
+take_dirty(struct tagstore *ts, uint64_t *idx, uint8_t *buf)
+{
+  bool found = false;
+
+  pthread_mutex_lock(&ts->lock);
+  for (; *idx < ts->nr_blocks; ++*idx) {
+    struct tagblock *tb = ts->blocks[*idx];
+    if (tb && tb->dirty) {
+      memcpy(buf, tb->tags, SB_BLOCK);
+      tb->dirty = false;
+      ts->nr_dirty--;
+      found = true;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&ts->lock);
+  return found;
+}
+
+static void
+mark_dirty(struct tagstore *ts, uint64_t idx)
+{
+  pthread_mutex_lock(&ts->lock);
+  if (ts->blocks[idx] && !ts->blocks[idx]->dirty) {
+    ts->blocks[idx]->dirty = true;
+    ts->nr_dirty++;
+  }
+  pthread_mutex_unlock(&ts->lock);
+}
+
+int
+tagstore_writeback(struct tagstore *ts)
+{
+  uint8_t buf[SB_BLOCK];
+
+  for (uint64_t idx = 0; take_dirty(ts, &idx, buf); idx++) {
+    if (backing_pwrite(ts->b, buf, SB_BLOCK, block_home(ts, idx), 0) == -1) {
+      ni_error_set("%s: writing tags home at byte %" PRIu64 ": %m", ts->b->name,
+                   block_home(ts, idx));
+      mark_dirty(ts, idx);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+size_t
+tagstore_dirty(struct tagstore *ts)
+{
+  size_t n;
+
+  pthread_mutex_lock(&ts->lock);
+  n = ts->nr_dirty;
+  pthread_mutex_unlock(&ts->lock);
+  return n;
+}

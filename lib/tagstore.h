@@ -1,0 +1,44 @@
+/* The tag store: the tags of every sector, cached in memory in 4 KiB tag
+ * blocks as they sit in the zones' tag runs.
+ *
+ * Notes on the design.  A tag set here is dirty until tagstore_writeback
+ * writes its block home; the journal holds it until then, so the caller
+ * (the checkpoint) must write back before it frees journal space.  Dirty
+ * blocks are never evicted; clean ones are evicted (clock order) when the
+ * cache exceeds its cap.  All functions are thread-safe; tag block reads
+ * from the disk happen outside the store's lock.
+ */
+#ifndef NBD_INTEGRITY_TAGSTORE_H
+#define NBD_INTEGRITY_TAGSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backing.h"
+#include "superblock.h"
+
+struct tagstore;
+
+/* A store over B's tag runs, caching up to CACHE_BYTES of tag blocks (0
+ * for the default, 64 MiB).  NULL with errno on failure. */
+struct tagstore *tagstore_new(struct backing *b, const struct superblock *sb,
+                              size_t cache_bytes);
+
+void tagstore_free(struct tagstore *ts);
+
+/* Copies the tags of sectors [SECTOR, SECTOR+N) into TAGS. */
+int tagstore_get(struct tagstore *ts, uint64_t sector, uint64_t n,
+                 uint8_t *tags);
+
+/* Sets the tags of sectors [SECTOR, SECTOR+N) from TAGS, or to the
+ * unwritten tag if TAGS is NULL. */
+int tagstore_set(struct tagstore *ts, uint64_t sector, uint64_t n,
+                 const uint8_t *tags);
+
+/* Writes every dirty block home (not synced). */
+int tagstore_writeback(struct tagstore *ts);
+
+/* Number of dirty tag blocks. */
+size_t tagstore_dirty(struct tagstore *ts);
+
+#endif
