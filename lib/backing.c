@@ -20,18 +20,18 @@ struct file_backing {
 };
 
 static int
-file_fd(struct backing *b)
+file_fd (struct backing *b)
 {
   return ((struct file_backing *)b)->fd;
 }
 
 static int
-file_pread(struct backing *b, void *buf, size_t len, uint64_t off)
+file_pread (struct backing *b, void *buf, size_t len, uint64_t off)
 {
   char *p = buf;
 
   while (len > 0) {
-    ssize_t r = pread(file_fd(b), p, len, off);
+    ssize_t r = pread (file_fd (b), p, len, off);
     if (r == -1 && errno == EINTR)
       continue;
     if (r == -1)
@@ -48,15 +48,15 @@ file_pread(struct backing *b, void *buf, size_t len, uint64_t off)
 }
 
 static int
-file_pwrite(struct backing *b, const void *buf, size_t len, uint64_t off,
-            unsigned flags)
+file_pwrite (struct backing *b, const void *buf, size_t len, uint64_t off,
+             unsigned flags)
 {
   const char *p = buf;
   int rwf = flags & BACKING_DSYNC ? RWF_DSYNC : 0;
 
   while (len > 0) {
     struct iovec iov = {.iov_base = (void *)p, .iov_len = len};
-    ssize_t r = pwritev2(file_fd(b), &iov, 1, off, rwf);
+    ssize_t r = pwritev2 (file_fd (b), &iov, 1, off, rwf);
     if (r == -1 && errno == EINTR)
       continue;
     if (r == -1)
@@ -69,17 +69,17 @@ file_pwrite(struct backing *b, const void *buf, size_t len, uint64_t off,
 }
 
 static int
-file_sync(struct backing *b)
+file_sync (struct backing *b)
 {
-  return fdatasync(file_fd(b));
+  return fdatasync (file_fd (b));
 }
 
 static int
-file_punch(struct backing *b, uint64_t off, uint64_t len)
+file_punch (struct backing *b, uint64_t off, uint64_t len)
 {
   int mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 
-  if (fallocate(file_fd(b), mode, off, len) == 0)
+  if (fallocate (file_fd (b), mode, off, len) == 0)
     return 0;
   if (errno == ENOTTY || errno == ENODEV || errno == ENOSYS)
     errno = EOPNOTSUPP;
@@ -87,9 +87,9 @@ file_punch(struct backing *b, uint64_t off, uint64_t len)
 }
 
 static void
-file_close(struct backing *b)
+file_close (struct backing *b)
 {
-  close(file_fd(b));
+  close (file_fd (b));
 }
 
 static const struct backing_ops file_ops = {
@@ -101,26 +101,26 @@ static const struct backing_ops file_ops = {
 };
 
 void
-backing_init(struct backing *b, const struct backing_ops *ops, const char *name,
-             uint64_t size, bool readonly)
+backing_init (struct backing *b, const struct backing_ops *ops,
+              const char *name, uint64_t size, bool readonly)
 {
   b->ops = ops;
-  b->name = strdup(name);
+  b->name = strdup (name);
   b->size = size;
   b->readonly = readonly;
-  atomic_init(&b->bytes_written, 0);
+  atomic_init (&b->bytes_written, 0);
 }
 
 static int
-fd_size(int fd, uint64_t *size)
+fd_size (int fd, uint64_t *size)
 {
   struct stat st;
 
-  if (fstat(fd, &st) == -1)
+  if (fstat (fd, &st) == -1)
     return -1;
-  if (S_ISBLK(st.st_mode))
-    return ioctl(fd, BLKGETSIZE64, size);
-  if (!S_ISREG(st.st_mode)) {
+  if (S_ISBLK (st.st_mode))
+    return ioctl (fd, BLKGETSIZE64, size);
+  if (!S_ISREG (st.st_mode)) {
     errno = EINVAL;
     return -1;
   }
@@ -129,95 +129,101 @@ fd_size(int fd, uint64_t *size)
 }
 
 struct backing *
-backing_open_file(const char *path, bool readonly)
+backing_open_file (const char *path, bool readonly)
 {
   struct file_backing *fb;
   uint64_t size;
   int fd;
 
-  fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  fd = open (path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
   if (fd == -1) {
-    ni_error_set("%s: open: %m", path);
+    ni_error_set ("%s: open: %m", path);
     return NULL;
   }
-  if (fd_size(fd, &size) == -1) {
-    ni_error_set("%s: not a regular file or block device, or its size "
-                 "cannot be read: %m",
-                 path);
-    close(fd);
+  if (fd_size (fd, &size) == -1) {
+    ni_error_set ("%s: not a regular file or block device, or its size "
+                  "cannot be read: %m",
+                  path);
+    close (fd);
     return NULL;
   }
-  fb = calloc(1, sizeof *fb);
+  fb = calloc (1, sizeof *fb);
   if (fb == NULL) {
-    close(fd);
+    close (fd);
     return NULL;
   }
   fb->fd = fd;
-  backing_init(&fb->b, &file_ops, path, size, readonly);
+  backing_init (&fb->b, &file_ops, path, size, readonly);
   return &fb->b;
 }
 
 int
-backing_create_file(const char *path, uint64_t size)
+backing_create_file (const char *path, uint64_t size)
 {
   struct stat st;
   int fd, r = 0;
 
-  fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd == -1) {
-    ni_error_set("%s: create: %m", path);
+    ni_error_set ("%s: create: %m", path);
     return -1;
   }
-  if (fstat(fd, &st) == -1)
+  if (fstat (fd, &st) == -1)
     r = -1;
-  else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < size)
-    r = ftruncate(fd, size);
+  else if (S_ISREG (st.st_mode) && (uint64_t)st.st_size < size)
+    r = ftruncate (fd, size);
   if (r == -1)
-    ni_error_set("%s: cannot grow to %" PRIu64 " bytes: %m", path, size);
-  close(fd);
+    ni_error_set ("%s: cannot grow to %" PRIu64 " bytes: %m", path, size);
+  close (fd);
   return r;
 }
 
 int
-backing_pread(struct backing *b, void *buf, size_t len, uint64_t off)
+backing_pread (struct backing *b, void *buf, size_t len, uint64_t off)
 {
-  return b->ops->pread(b, buf, len, off);
+  return b->ops->pread (b, buf, len, off);
 }
 
 int
-backing_pwrite(struct backing *b, const void *buf, size_t len, uint64_t off,
-               unsigned flags)
+backing_pwrite (struct backing *b, const void *buf, size_t len, uint64_t off,
+                unsigned flags)
 {
-  if (b->ops->pwrite(b, buf, len, off, flags) == -1)
+  if (b->ops->pwrite (b, buf, len, off, flags) == -1)
     return -1;
-  atomic_fetch_add(&b->bytes_written, len);
+  atomic_fetch_add (&b->bytes_written, len);
   return 0;
 }
 
 int
-backing_sync(struct backing *b)
+backing_sync (struct backing *b)
 {
-  return b->ops->sync(b);
+  return b->ops->sync (b);
 }
 
 int
-backing_punch(struct backing *b, uint64_t off, uint64_t len)
+backing_punch (struct backing *b, uint64_t off, uint64_t len)
 {
-  return b->ops->punch(b, off, len);
+  return b->ops->punch (b, off, len);
 }
 
 int
-backing_zero(struct backing *b, uint64_t off, uint64_t len)
+backing_zero (struct backing *b, uint64_t off, uint64_t len)
 {
-  static const uint8_t zeroes[1 << 16];
-
-  if (backing_punch(b, off, len) == 0)
+  if (backing_punch (b, off, len) == 0)
     return 0;
   if (errno != EOPNOTSUPP)
     return -1;
+  return backing_write_zeroes (b, off, len);
+}
+
+int
+backing_write_zeroes (struct backing *b, uint64_t off, uint64_t len)
+{
+  static const uint8_t zeroes[1 << 16];
+
   while (len > 0) {
     size_t n = len < sizeof zeroes ? len : sizeof zeroes;
-    if (backing_pwrite(b, zeroes, n, off, 0) == -1)
+    if (backing_pwrite (b, zeroes, n, off, 0) == -1)
       return -1;
     off += n;
     len -= n;
@@ -226,11 +232,11 @@ backing_zero(struct backing *b, uint64_t off, uint64_t len)
 }
 
 void
-backing_close(struct backing *b)
+backing_close (struct backing *b)
 {
   if (b == NULL)
     return;
-  b->ops->close(b);
-  free(b->name);
-  free(b);
+  b->ops->close (b);
+  free (b->name);
+  free (b);
 }

@@ -19,14 +19,14 @@ struct backing;
 #define BACKING_DSYNC 1 /* durable on return (data and what reaches it) */
 
 struct backing_ops {
-  int (*pread)(struct backing *b, void *buf, size_t len, uint64_t off);
-  int (*pwrite)(struct backing *b, const void *buf, size_t len, uint64_t off,
-                unsigned flags);
+  int (*pread) (struct backing *b, void *buf, size_t len, uint64_t off);
+  int (*pwrite) (struct backing *b, const void *buf, size_t len, uint64_t off,
+                 unsigned flags);
   /* Makes every completed write durable. */
-  int (*sync)(struct backing *b);
+  int (*sync) (struct backing *b);
   /* Deallocates and zeroes a range; -1 with EOPNOTSUPP if it cannot. */
-  int (*punch)(struct backing *b, uint64_t off, uint64_t len);
-  void (*close)(struct backing *b);
+  int (*punch) (struct backing *b, uint64_t off, uint64_t len);
+  void (*close) (struct backing *b);
 };
 
 struct backing {
@@ -39,26 +39,29 @@ struct backing {
 
 /* Opens a file or block device.  NULL with errno and ni_error() on
  * failure. */
-struct backing *backing_open_file(const char *path, bool readonly);
+struct backing *backing_open_file (const char *path, bool readonly);
 
 /* Creates PATH as a sparse file of SIZE bytes if it does not exist, or
  * grows it to SIZE if it is a smaller regular file. */
-int backing_create_file(const char *path, uint64_t size);
+int backing_create_file (const char *path, uint64_t size);
 
-int backing_pread(struct backing *b, void *buf, size_t len, uint64_t off);
-int backing_pwrite(struct backing *b, const void *buf, size_t len, uint64_t off,
-                   unsigned flags);
-int backing_sync(struct backing *b);
-int backing_punch(struct backing *b, uint64_t off, uint64_t len);
+int backing_pread (struct backing *b, void *buf, size_t len, uint64_t off);
+int backing_pwrite (struct backing *b, const void *buf, size_t len,
+                    uint64_t off, unsigned flags);
+int backing_sync (struct backing *b);
+int backing_punch (struct backing *b, uint64_t off, uint64_t len);
 
 /* Makes a range read as zeroes: punches it, or writes zeroes where the
  * backing cannot punch. */
-int backing_zero(struct backing *b, uint64_t off, uint64_t len);
+int backing_zero (struct backing *b, uint64_t off, uint64_t len);
 
-void backing_close(struct backing *b);
+/* Writes zeroes over a range, so that it is allocated on the disk. */
+int backing_write_zeroes (struct backing *b, uint64_t off, uint64_t len);
+
+void backing_close (struct backing *b);
 
 /* Shared by implementations: fills in the common fields. */
-void backing_init(struct backing *b, const struct backing_ops *ops,
-                  const char *name, uint64_t size, bool readonly);
+void backing_init (struct backing *b, const struct backing_ops *ops,
+                   const char *name, uint64_t size, bool readonly);
 
 #endif

@@ -36,47 +36,47 @@ struct disk {
 /* The hasher for the disk, checked against the options: hash= must name
  * the disk's algorithm and a keyed disk needs the key it was made with. */
 static struct hasher *
-open_hasher(const struct disk_options *opts, const struct superblock *sb)
+open_hasher (const struct disk_options *opts, const struct superblock *sb)
 {
-  const struct hash_alg *alg = hash_by_id(sb->hash_id);
+  const struct hash_alg *alg = hash_by_id (sb->hash_id);
   uint8_t check[HASH_KEY_CHECK_SIZE];
   struct key *key = NULL;
   struct hasher *h;
 
-  if (opts->hash && strcmp(opts->hash, alg->name) != 0) {
-    ni_error_set("%s: the disk was formatted with hash %s, but hash=%s was "
-                 "given; give hash=%s or leave hash= out",
-                 opts->path, alg->name, opts->hash, alg->name);
+  if (opts->hash && strcmp (opts->hash, alg->name) != 0) {
+    ni_error_set ("%s: the disk was formatted with hash %s, but hash=%s was "
+                  "given; give hash=%s or leave hash= out",
+                  opts->path, alg->name, opts->hash, alg->name);
     errno = EINVAL;
     return NULL;
   }
   if (alg->keyed && opts->keyfile == NULL) {
-    ni_error_set("%s: the disk uses the keyed algorithm %s: give the key "
-                 "file it was formatted with (keyfile=FILE)",
-                 opts->path, alg->name);
+    ni_error_set ("%s: the disk uses the keyed algorithm %s: give the key "
+                  "file it was formatted with (keyfile=FILE)",
+                  opts->path, alg->name);
     errno = EINVAL;
     return NULL;
   }
   if (!alg->keyed && opts->keyfile) {
-    ni_error_set("%s: the disk uses %s, which takes no key: leave the key "
-                 "file out",
-                 opts->path, alg->name);
+    ni_error_set ("%s: the disk uses %s, which takes no key: leave the key "
+                  "file out",
+                  opts->path, alg->name);
     errno = EINVAL;
     return NULL;
   }
-  if (opts->keyfile && (key = key_load(opts->keyfile)) == NULL)
+  if (opts->keyfile && (key = key_load (opts->keyfile)) == NULL)
     return NULL;
-  h = hasher_new(alg, key ? key->bytes : NULL, key ? key->len : 0);
-  key_free(key);
+  h = hasher_new (alg, key ? key->bytes : NULL, key ? key->len : 0);
+  key_free (key);
   if (h == NULL)
     return NULL;
-  hasher_key_check(h, sb->uuid, check);
-  if (sodium_memcmp(check, sb->key_check, sizeof check) != 0) {
-    ni_error_set("%s: the key in %s is not the key this disk was "
-                 "formatted with (key check value differs); give the "
-                 "right key file",
-                 opts->path, opts->keyfile);
-    hasher_free(h);
+  hasher_key_check (h, sb->uuid, check);
+  if (sodium_memcmp (check, sb->key_check, sizeof check) != 0) {
+    ni_error_set ("%s: the key in %s is not the key this disk was "
+                  "formatted with (key check value differs); give the "
+                  "right key file",
+                  opts->path, opts->keyfile);
+    hasher_free (h);
     errno = EACCES;
     return NULL;
   }
@@ -86,19 +86,19 @@ open_hasher(const struct disk_options *opts, const struct superblock *sb)
 /* The checkpoint (journal_checkpoint_fn): called with no write in flight,
  * so every journaled write has reached the page cache and the tag store. */
 static int
-checkpoint(void *opaque, uint64_t new_tail)
+checkpoint (void *opaque, uint64_t new_tail)
 {
   struct disk *d = opaque;
 
-  if (backing_sync(d->b) == -1 || tagstore_writeback(d->ts) == -1 ||
-      backing_sync(d->b) == -1) {
-    ni_log(NI_LOG_ERROR, "%s: checkpoint: %s", d->b->name,
-           errno ? strerror(errno) : ni_error());
+  if (backing_sync (d->b) == -1 || tagstore_writeback (d->ts) == -1 ||
+      backing_sync (d->b) == -1) {
+    ni_log (NI_LOG_ERROR, "%s: checkpoint: %s", d->b->name,
+            errno ? strerror (errno) : ni_error ());
     return -1;
   }
   d->sb.journal_tail_seq = new_tail;
-  if (sb_write(d->b, &d->sb) == -1) {
-    ni_log(NI_LOG_ERROR, "%s", ni_error());
+  if (sb_write (d->b, &d->sb) == -1) {
+    ni_log (NI_LOG_ERROR, "%s", ni_error ());
     return -1;
   }
   return 0;
@@ -109,33 +109,33 @@ checkpoint(void *opaque, uint64_t new_tail)
  * block left in the ring (even one beyond a torn commit) has a sequence
  * number a later scan could take for a new one. */
 static int
-start_writing(struct disk *d)
+start_writing (struct disk *d)
 {
-  uint64_t tail = d->recovery.head + sb_journal_blocks(&d->sb);
+  uint64_t tail = d->recovery.head + sb_journal_blocks (&d->sb);
 
   d->sb.state = SB_DIRTY;
-  if (checkpoint(d, tail) == -1) {
-    ni_error_set("%s: cannot write the recovered tags and superblock: %m",
-                 d->b->name);
+  if (checkpoint (d, tail) == -1) {
+    ni_error_set ("%s: cannot write the recovered tags and superblock: %m",
+                  d->b->name);
     return -1;
   }
-  d->j = journal_open(d->b, &d->sb, tail, checkpoint, d);
+  d->j = journal_open (d->b, &d->sb, tail, checkpoint, d);
   return d->j ? 0 : -1;
 }
 
 static int
-open_backing(struct disk *d, const struct disk_options *opts)
+open_backing (struct disk *d, const struct disk_options *opts)
 {
-  d->b = backing_open_file(opts->path, opts->readonly);
+  d->b = backing_open_file (opts->path, opts->readonly);
   if (d->b == NULL)
     return -1;
-  if (sb_read(d->b, &d->sb) == -1)
+  if (sb_read (d->b, &d->sb) == -1)
     return -1;
   if (d->b->size < d->sb.disk_size) {
-    ni_error_set("%s is truncated: it has %" PRIu64 " bytes but its "
-                 "format needs %" PRIu64 "; restore the missing end of "
-                 "the disk (or serve it read-only with a recovery tool)",
-                 opts->path, d->b->size, d->sb.disk_size);
+    ni_error_set ("%s is truncated: it has %" PRIu64 " bytes but its "
+                  "format needs %" PRIu64 "; restore the missing end of "
+                  "the disk (or serve it read-only with a recovery tool)",
+                  opts->path, d->b->size, d->sb.disk_size);
     errno = EUCLEAN;
     return -1;
   }
@@ -143,112 +143,113 @@ open_backing(struct disk *d, const struct disk_options *opts)
 }
 
 static void
-disk_free(struct disk *d)
+disk_free (struct disk *d)
 {
-  journal_close(d->j);
-  tagstore_free(d->ts);
-  hasher_free(d->h);
-  backing_close(d->b);
-  rangelock_destroy(&d->rl);
-  free(d);
+  journal_close (d->j);
+  tagstore_free (d->ts);
+  hasher_free (d->h);
+  backing_close (d->b);
+  rangelock_destroy (&d->rl);
+  free (d);
 }
 
 struct disk *
-disk_open(const struct disk_options *opts)
+disk_open (const struct disk_options *opts)
 {
-  struct disk *d = calloc(1, sizeof *d);
+  struct disk *d = calloc (1, sizeof *d);
 
   if (d == NULL)
     return NULL;
-  rangelock_init(&d->rl);
-  if (open_backing(d, opts) == -1 || (d->h = open_hasher(opts, &d->sb)) == NULL)
+  rangelock_init (&d->rl);
+  if (open_backing (d, opts) == -1 ||
+      (d->h = open_hasher (opts, &d->sb)) == NULL)
     goto err;
-  d->ts = tagstore_new(d->b, &d->sb, opts->tag_cache_bytes);
+  d->ts = tagstore_new (d->b, &d->sb, opts->tag_cache_bytes);
   if (d->ts == NULL)
     goto err;
-  if (recovery_run(d->b, &d->sb, d->h, d->ts, &d->recovery, opts->recovered,
-                   opts->opaque) == -1)
+  if (recovery_run (d->b, &d->sb, d->h, d->ts, &d->recovery, opts->recovered,
+                    opts->opaque) == -1)
     goto err;
-  if (!opts->readonly && start_writing(d) == -1)
+  if (!opts->readonly && start_writing (d) == -1)
     goto err;
   return d;
 
 err:
-  disk_free(d);
+  disk_free (d);
   return NULL;
 }
 
 int
-disk_close(struct disk *d)
+disk_close (struct disk *d)
 {
   int r = 0;
 
   if (d->j) {
-    r = journal_checkpoint(d->j);
+    r = journal_checkpoint (d->j);
     if (r == 0) {
       d->sb.state = SB_CLEAN;
-      r = sb_write(d->b, &d->sb);
+      r = sb_write (d->b, &d->sb);
     }
   }
-  disk_free(d);
+  disk_free (d);
   return r;
 }
 
 int
-disk_checkpoint(struct disk *d)
+disk_checkpoint (struct disk *d)
 {
   if (d->j == NULL)
     return 0;
-  return journal_checkpoint(d->j);
+  return journal_checkpoint (d->j);
 }
 
 const struct superblock *
-disk_superblock(const struct disk *d)
+disk_superblock (const struct disk *d)
 {
   return &d->sb;
 }
 
 const struct recovery_report *
-disk_recovery_report(const struct disk *d)
+disk_recovery_report (const struct disk *d)
 {
   return &d->recovery;
 }
 
 const char *
-disk_name(const struct disk *d)
+disk_name (const struct disk *d)
 {
   return d->b->name;
 }
 
 uint64_t
-disk_size(const struct disk *d)
+disk_size (const struct disk *d)
 {
   return d->sb.data_sectors * d->sb.sector_size;
 }
 
 struct disk_stats *
-disk_stats(struct disk *d)
+disk_stats (struct disk *d)
 {
   return &d->stats;
 }
 
 uint64_t
-disk_backing_bytes_written(struct disk *d)
+disk_backing_bytes_written (struct disk *d)
 {
-  return atomic_load(&d->b->bytes_written);
+  return atomic_load (&d->b->bytes_written);
 }
 
 void
-disk_journal_stats(struct disk *d, struct journal_stats *stats)
+disk_journal_stats (struct disk *d, struct journal_stats *stats)
 {
-  memset(stats, 0, sizeof *stats);
+  memset (stats, 0, sizeof *stats);
   if (d->j)
-    journal_get_stats(d->j, stats);
+    journal_get_stats (d->j, stats);
 }
 
 /* Largest number of sectors one chunk of a request covers. */
 static uint64_t
-chunk_sectors(const struct disk *d)
+chunk_sectors (const struct disk *d)
 {
   return CHUNK_TAG_BYTES / d->sb.tag_size;
 }
@@ -256,9 +257,9 @@ chunk_sectors(const struct disk *d)
 /* Sectors of the range [SECTOR, SECTOR+N) that are contiguous on the
  * backing disk (they end with the zone). */
 static uint64_t
-run_length(const struct disk *d, uint64_t sector, uint64_t n)
+run_length (const struct disk *d, uint64_t sector, uint64_t n)
 {
-  uint64_t rem = sb_zone_remaining(&d->sb, sector);
+  uint64_t rem = sb_zone_remaining (&d->sb, sector);
 
   return n < rem ? n : rem;
 }
@@ -266,24 +267,24 @@ run_length(const struct disk *d, uint64_t sector, uint64_t n)
 /* Reads or writes the data of sectors [SECTOR, SECTOR+N), one zone's
  * contiguous run at a time. */
 static int
-data_io(struct disk *d, void *buf, uint64_t sector, uint64_t n, bool write,
-        unsigned flags)
+data_io (struct disk *d, void *buf, uint64_t sector, uint64_t n, bool write,
+         unsigned flags)
 {
   uint8_t *p = buf;
 
   while (n > 0) {
-    uint64_t run = run_length(d, sector, n);
+    uint64_t run = run_length (d, sector, n);
     size_t len = run * d->sb.sector_size;
-    uint64_t off = sb_data_offset(&d->sb, sector);
-    int r = write ? backing_pwrite(d->b, p, len, off, flags)
-                  : backing_pread(d->b, p, len, off);
+    uint64_t off = sb_data_offset (&d->sb, sector);
+    int r = write ? backing_pwrite (d->b, p, len, off, flags)
+                  : backing_pread (d->b, p, len, off);
     if (r == -1) {
-      ni_log(NI_LOG_ERROR,
-             "%s: %s of sectors %" PRIu64 "-%" PRIu64 " (byte %" PRIu64
-             " of the backing disk): %m",
-             d->b->name, write ? "write" : "read", sector, sector + run - 1,
-             off);
-      atomic_fetch_add(&d->stats.io_errors, 1);
+      ni_log (NI_LOG_ERROR,
+              "%s: %s of sectors %" PRIu64 "-%" PRIu64 " (byte %" PRIu64
+              " of the backing disk): %m",
+              d->b->name, write ? "write" : "read", sector, sector + run - 1,
+              off);
+      atomic_fetch_add (&d->stats.io_errors, 1);
       return -1;
     }
     p += len;
@@ -298,82 +299,83 @@ data_io(struct disk *d, void *buf, uint64_t sector, uint64_t n, bool write,
  * after a crash, so recovery can accept the unwritten tag, and where the
  * backing cannot punch, zeroes are written. */
 static int
-discard_data(struct disk *d, uint64_t sector, uint64_t n, bool must_zero,
-             bool fua)
+discard_data (struct disk *d, uint64_t sector, uint64_t n, bool must_zero,
+              bool fua)
 {
   while (n > 0) {
-    uint64_t run = run_length(d, sector, n);
-    uint64_t off = sb_data_offset(&d->sb, sector);
+    uint64_t run = run_length (d, sector, n);
+    uint64_t off = sb_data_offset (&d->sb, sector);
     uint64_t len = run * d->sb.sector_size;
-    int r = must_zero ? backing_zero(d->b, off, len)
-                      : backing_punch(d->b, off, len);
+    int r = must_zero ? backing_zero (d->b, off, len)
+                      : backing_punch (d->b, off, len);
 
     if (r == -1 && !must_zero && errno == EOPNOTSUPP)
       r = 0; /* trim is advisory: the tags say unwritten all the same */
     if (r == -1) {
-      ni_log(NI_LOG_ERROR, "%s: discarding sectors %" PRIu64 "-%" PRIu64 ": %m",
-             d->b->name, sector, sector + run - 1);
-      atomic_fetch_add(&d->stats.io_errors, 1);
+      ni_log (NI_LOG_ERROR,
+              "%s: discarding sectors %" PRIu64 "-%" PRIu64 ": %m", d->b->name,
+              sector, sector + run - 1);
+      atomic_fetch_add (&d->stats.io_errors, 1);
       return -1;
     }
     sector += run;
     n -= run;
   }
-  return fua ? backing_sync(d->b) : 0;
+  return fua ? backing_sync (d->b) : 0;
 }
 
 /* Checks one sector's DATA against TAG.  Unwritten sectors become zeroes. */
 static bool
-sector_ok(struct disk *d, uint64_t sector, uint8_t *data, const uint8_t *tag)
+sector_ok (struct disk *d, uint64_t sector, uint8_t *data, const uint8_t *tag)
 {
   uint8_t computed[HASH_MAX_TAG];
 
-  if (tag_is_unwritten(tag, d->sb.tag_size)) {
-    memset(data, 0, d->sb.sector_size);
+  if (tag_is_unwritten (tag, d->sb.tag_size)) {
+    memset (data, 0, d->sb.sector_size);
     return true;
   }
-  hasher_tag(d->h, d->sb.uuid, sector, data, d->sb.sector_size, computed);
-  return hasher_tag_equal(d->h, computed, tag);
+  hasher_tag (d->h, d->sb.uuid, sector, data, d->sb.sector_size, computed);
+  return hasher_tag_equal (d->h, computed, tag);
 }
 
 /* A sector failed: read its data and tag again before declaring it, as
  * dm-integrity does, so a transient read error is not called corruption. */
 static bool
-sector_ok_on_reread(struct disk *d, uint64_t sector, uint8_t *data)
+sector_ok_on_reread (struct disk *d, uint64_t sector, uint8_t *data)
 {
   uint8_t tag[HASH_MAX_TAG];
 
-  if (data_io(d, data, sector, 1, false, 0) == -1 ||
-      tagstore_get(d->ts, sector, 1, tag) == -1)
+  if (data_io (d, data, sector, 1, false, 0) == -1 ||
+      tagstore_get (d->ts, sector, 1, tag) == -1)
     return false;
-  return sector_ok(d, sector, data, tag);
+  return sector_ok (d, sector, data, tag);
 }
 
 /* Reads and verifies sectors [SECTOR, SECTOR+N), whose range the caller
  * holds, calling BAD for each sector that fails.  Returns the number of
  * failures, or -1 if the disk could not be read. */
 static int64_t
-read_verified(struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n,
-              disk_mismatch_fn bad, void *opaque)
+read_verified (struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n,
+               disk_mismatch_fn bad, void *opaque)
 {
   uint8_t tags[CHUNK_TAG_BYTES];
   int64_t failures = 0;
 
   while (n > 0) {
-    uint64_t chunk = n < chunk_sectors(d) ? n : chunk_sectors(d);
+    uint64_t chunk = n < chunk_sectors (d) ? n : chunk_sectors (d);
 
-    if (data_io(d, buf, sector, chunk, false, 0) == -1 ||
-        tagstore_get(d->ts, sector, chunk, tags) == -1)
+    if (data_io (d, buf, sector, chunk, false, 0) == -1 ||
+        tagstore_get (d->ts, sector, chunk, tags) == -1)
       return -1;
     for (uint64_t i = 0; i < chunk; i++) {
       uint8_t *data = buf + i * d->sb.sector_size;
-      if (!sector_ok(d, sector + i, data, tags + i * d->sb.tag_size) &&
-          !sector_ok_on_reread(d, sector + i, data)) {
+      if (!sector_ok (d, sector + i, data, tags + i * d->sb.tag_size) &&
+          !sector_ok_on_reread (d, sector + i, data)) {
         failures++;
-        bad(opaque, sector + i);
+        bad (opaque, sector + i);
       }
     }
-    atomic_fetch_add(&d->stats.sectors_verified, chunk);
+    atomic_fetch_add (&d->stats.sectors_verified, chunk);
     buf += chunk * d->sb.sector_size;
     sector += chunk;
     n -= chunk;
@@ -382,23 +384,23 @@ read_verified(struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n,
 }
 
 static void
-log_mismatch(void *opaque, uint64_t sector)
+log_mismatch (void *opaque, uint64_t sector)
 {
   struct disk *d = opaque;
 
-  atomic_fetch_add(&d->stats.mismatches, 1);
-  atomic_store(&d->stats.last_mismatch_sector, sector);
-  ni_log(NI_LOG_ERROR,
-         "%s: sector %" PRIu64 ": data does not match its %s tag; "
-         "failing the read with EIO",
-         d->b->name, sector, d->sb.hash_name);
+  atomic_fetch_add (&d->stats.mismatches, 1);
+  atomic_store (&d->stats.last_mismatch_sector, sector);
+  ni_log (NI_LOG_ERROR,
+          "%s: sector %" PRIu64 ": data does not match its %s tag; "
+          "failing the read with EIO",
+          d->b->name, sector, d->sb.hash_name);
 }
 
 /* Reads whole sectors, whose range the caller holds. */
 static int
-read_locked(struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n)
+read_locked (struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n)
 {
-  int64_t bad = read_verified(d, buf, sector, n, log_mismatch, d);
+  int64_t bad = read_verified (d, buf, sector, n, log_mismatch, d);
 
   if (bad == 0)
     return 0;
@@ -407,44 +409,44 @@ read_locked(struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n)
 }
 
 static int
-read_sectors(struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n)
+read_sectors (struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n)
 {
   struct range_hold hold;
   int r;
 
-  rangelock_acquire(&d->rl, &hold, sector, sector + n, false);
-  r = read_locked(d, buf, sector, n);
-  rangelock_release(&d->rl, &hold);
+  rangelock_acquire (&d->rl, &hold, sector, sector + n, false);
+  r = read_locked (d, buf, sector, n);
+  rangelock_release (&d->rl, &hold);
   return r;
 }
 
 int
-disk_verify(struct disk *d, uint64_t sector, uint64_t n, disk_mismatch_fn fn,
-            void *opaque)
+disk_verify (struct disk *d, uint64_t sector, uint64_t n, disk_mismatch_fn fn,
+             void *opaque)
 {
-  uint8_t *buf = malloc(chunk_sectors(d) * d->sb.sector_size);
+  uint8_t *buf = malloc (chunk_sectors (d) * d->sb.sector_size);
   struct range_hold hold;
   int r = 0;
 
   if (buf == NULL)
     return -1;
   while (r == 0 && n > 0) {
-    uint64_t chunk = n < chunk_sectors(d) ? n : chunk_sectors(d);
-    rangelock_acquire(&d->rl, &hold, sector, sector + chunk, false);
-    r = read_verified(d, buf, sector, chunk, fn, opaque) == -1 ? -1 : 0;
-    rangelock_release(&d->rl, &hold);
+    uint64_t chunk = n < chunk_sectors (d) ? n : chunk_sectors (d);
+    rangelock_acquire (&d->rl, &hold, sector, sector + chunk, false);
+    r = read_verified (d, buf, sector, chunk, fn, opaque) == -1 ? -1 : 0;
+    rangelock_release (&d->rl, &hold);
     sector += chunk;
     n -= chunk;
   }
-  free(buf);
+  free (buf);
   return r;
 }
 
 /* Checks that a request lies within the exported size. */
 static int
-check_range(const struct disk *d, uint64_t count, uint64_t offset)
+check_range (const struct disk *d, uint64_t count, uint64_t offset)
 {
-  if (offset > disk_size(d) || count > disk_size(d) - offset) {
+  if (offset > disk_size (d) || count > disk_size (d) - offset) {
     errno = EINVAL;
     return -1;
   }
@@ -452,15 +454,15 @@ check_range(const struct disk *d, uint64_t count, uint64_t offset)
 }
 
 static bool
-aligned(const struct disk *d, uint64_t count, uint64_t offset)
+aligned (const struct disk *d, uint64_t count, uint64_t offset)
 {
   return (offset | count) % d->sb.sector_size == 0;
 }
 
 /* The whole sectors that cover [OFFSET, OFFSET+COUNT). */
 static void
-covering_sectors(const struct disk *d, uint64_t count, uint64_t offset,
-                 uint64_t *first, uint64_t *n)
+covering_sectors (const struct disk *d, uint64_t count, uint64_t offset,
+                  uint64_t *first, uint64_t *n)
 {
   uint64_t ss = d->sb.sector_size;
 
@@ -469,26 +471,26 @@ covering_sectors(const struct disk *d, uint64_t count, uint64_t offset,
 }
 
 int
-disk_read(struct disk *d, void *buf, uint32_t count, uint64_t offset)
+disk_read (struct disk *d, void *buf, uint32_t count, uint64_t offset)
 {
   uint64_t first, n;
   uint8_t *bounce;
   int r;
 
-  if (check_range(d, count, offset) == -1)
+  if (check_range (d, count, offset) == -1)
     return -1;
-  atomic_fetch_add(&d->stats.reads, 1);
-  atomic_fetch_add(&d->stats.bytes_read, count);
-  covering_sectors(d, count, offset, &first, &n);
-  if (aligned(d, count, offset))
-    return read_sectors(d, buf, first, n);
-  bounce = malloc(n * d->sb.sector_size);
+  atomic_fetch_add (&d->stats.reads, 1);
+  atomic_fetch_add (&d->stats.bytes_read, count);
+  covering_sectors (d, count, offset, &first, &n);
+  if (aligned (d, count, offset))
+    return read_sectors (d, buf, first, n);
+  bounce = malloc (n * d->sb.sector_size);
   if (bounce == NULL)
     return -1;
-  r = read_sectors(d, bounce, first, n);
+  r = read_sectors (d, bounce, first, n);
   if (r == 0)
-    memcpy(buf, bounce + offset % d->sb.sector_size, count);
-  free(bounce);
+    memcpy (buf, bounce + offset % d->sb.sector_size, count);
+  free (bounce);
   return r;
 }
 
@@ -496,8 +498,8 @@ disk_read(struct disk *d, void *buf, uint32_t count, uint64_t offset)
  * whose range the caller holds.  TAGS NULL means: discard them (trim or
  * zero, with MUST_ZERO when they must read as zeroes after a crash). */
 static int
-apply_locked(struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
-             const uint8_t *tags, bool must_zero, bool fua)
+apply_locked (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
+              const uint8_t *tags, bool must_zero, bool fua)
 {
   struct journal_record rec = {
       .sector = sector,
@@ -507,54 +509,54 @@ apply_locked(struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
   };
   int r;
 
-  if (journal_commit(d->j, &rec) == -1) {
-    ni_log(NI_LOG_ERROR,
-           "%s: journal commit for sectors %" PRIu64 "-%" PRIu64 ": %m",
-           d->b->name, sector, sector + n - 1);
-    atomic_fetch_add(&d->stats.io_errors, 1);
+  if (journal_commit (d->j, &rec) == -1) {
+    ni_log (NI_LOG_ERROR,
+            "%s: journal commit for sectors %" PRIu64 "-%" PRIu64 ": %m",
+            d->b->name, sector, sector + n - 1);
+    atomic_fetch_add (&d->stats.io_errors, 1);
     return -1;
   }
   if (tags)
-    r = data_io(d, (void *)buf, sector, n, true, fua ? BACKING_DSYNC : 0);
+    r = data_io (d, (void *)buf, sector, n, true, fua ? BACKING_DSYNC : 0);
   else
-    r = discard_data(d, sector, n, must_zero, fua);
+    r = discard_data (d, sector, n, must_zero, fua);
   /* After a failed data write the old tags stay: the data on disk is now
    * unknown, and a read of it fails rather than returns garbage. */
   if (r == 0)
-    r = tagstore_set(d->ts, sector, n, tags);
-  journal_applied(d->j);
+    r = tagstore_set (d->ts, sector, n, tags);
+  journal_applied (d->j);
   return r;
 }
 
 static void
-hash_sectors(struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
-             uint8_t *tags)
+hash_sectors (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
+              uint8_t *tags)
 {
   for (uint64_t i = 0; i < n; i++)
-    hasher_tag(d->h, d->sb.uuid, sector + i, buf + i * d->sb.sector_size,
-               d->sb.sector_size, tags + i * d->sb.tag_size);
+    hasher_tag (d->h, d->sb.uuid, sector + i, buf + i * d->sb.sector_size,
+                d->sb.sector_size, tags + i * d->sb.tag_size);
 }
 
 /* Writes whole sectors in chunks.  Each chunk is hashed with no lock held;
  * if HOLD_EACH, each chunk's range is held while it is applied, otherwise
  * the caller holds the whole range. */
 static int
-write_sectors(struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
-              bool fua, bool hold_each)
+write_sectors (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
+               bool fua, bool hold_each)
 {
   uint8_t tags[CHUNK_TAG_BYTES];
   struct range_hold hold;
 
   while (n > 0) {
-    uint64_t chunk = n < chunk_sectors(d) ? n : chunk_sectors(d);
+    uint64_t chunk = n < chunk_sectors (d) ? n : chunk_sectors (d);
     int r;
 
-    hash_sectors(d, buf, sector, chunk, tags);
+    hash_sectors (d, buf, sector, chunk, tags);
     if (hold_each)
-      rangelock_acquire(&d->rl, &hold, sector, sector + chunk, true);
-    r = apply_locked(d, buf, sector, chunk, tags, false, fua);
+      rangelock_acquire (&d->rl, &hold, sector, sector + chunk, true);
+    r = apply_locked (d, buf, sector, chunk, tags, false, fua);
     if (hold_each)
-      rangelock_release(&d->rl, &hold);
+      rangelock_release (&d->rl, &hold);
     if (r == -1)
       return -1;
     buf += chunk * d->sb.sector_size;
@@ -568,53 +570,53 @@ write_sectors(struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
  * first and last sectors are read (and verified) under the same exclusive
  * hold as the write, so no other request can change them in between. */
 static int
-write_unaligned(struct disk *d, const void *buf, uint32_t count,
-                uint64_t offset, bool fua)
+write_unaligned (struct disk *d, const void *buf, uint32_t count,
+                 uint64_t offset, bool fua)
 {
   uint64_t ss = d->sb.sector_size, first, n;
   struct range_hold hold;
   uint8_t *bounce;
   int r;
 
-  covering_sectors(d, count, offset, &first, &n);
-  bounce = malloc(n * ss);
+  covering_sectors (d, count, offset, &first, &n);
+  bounce = malloc (n * ss);
   if (bounce == NULL)
     return -1;
-  rangelock_acquire(&d->rl, &hold, first, first + n, true);
-  r = read_locked(d, bounce, first, 1);
+  rangelock_acquire (&d->rl, &hold, first, first + n, true);
+  r = read_locked (d, bounce, first, 1);
   if (r == 0 && n > 1)
-    r = read_locked(d, bounce + (n - 1) * ss, first + n - 1, 1);
+    r = read_locked (d, bounce + (n - 1) * ss, first + n - 1, 1);
   if (r == 0) {
-    memcpy(bounce + offset % ss, buf, count);
-    r = write_sectors(d, bounce, first, n, fua, false);
+    memcpy (bounce + offset % ss, buf, count);
+    r = write_sectors (d, bounce, first, n, fua, false);
   }
-  rangelock_release(&d->rl, &hold);
-  free(bounce);
+  rangelock_release (&d->rl, &hold);
+  free (bounce);
   return r;
 }
 
 int
-disk_write(struct disk *d, const void *buf, uint32_t count, uint64_t offset,
-           bool fua)
+disk_write (struct disk *d, const void *buf, uint32_t count, uint64_t offset,
+            bool fua)
 {
   if (d->j == NULL) {
     errno = EROFS;
     return -1;
   }
-  if (check_range(d, count, offset) == -1)
+  if (check_range (d, count, offset) == -1)
     return -1;
-  atomic_fetch_add(&d->stats.writes, 1);
-  atomic_fetch_add(&d->stats.bytes_written, count);
-  if (!aligned(d, count, offset))
-    return write_unaligned(d, buf, count, offset, fua);
-  return write_sectors(d, buf, offset / d->sb.sector_size,
-                       count / d->sb.sector_size, fua, true);
+  atomic_fetch_add (&d->stats.writes, 1);
+  atomic_fetch_add (&d->stats.bytes_written, count);
+  if (!aligned (d, count, offset))
+    return write_unaligned (d, buf, count, offset, fua);
+  return write_sectors (d, buf, offset / d->sb.sector_size,
+                        count / d->sb.sector_size, fua, true);
 }
 
 /* Discards sectors [FIRST, END) in chunks, each held while applied. */
 static int
-discard_sectors(struct disk *d, uint64_t first, uint64_t end, bool must_zero,
-                bool fua)
+discard_sectors (struct disk *d, uint64_t first, uint64_t end, bool must_zero,
+                 bool fua)
 {
   const uint64_t max = UINT32_MAX / 2;
   struct range_hold hold;
@@ -623,9 +625,9 @@ discard_sectors(struct disk *d, uint64_t first, uint64_t end, bool must_zero,
     uint64_t chunk = end - first < max ? end - first : max;
     int r;
 
-    rangelock_acquire(&d->rl, &hold, first, first + chunk, true);
-    r = apply_locked(d, NULL, first, chunk, NULL, must_zero, fua);
-    rangelock_release(&d->rl, &hold);
+    rangelock_acquire (&d->rl, &hold, first, first + chunk, true);
+    r = apply_locked (d, NULL, first, chunk, NULL, must_zero, fua);
+    rangelock_release (&d->rl, &hold);
     if (r == -1)
       return -1;
     first += chunk;
@@ -634,7 +636,7 @@ discard_sectors(struct disk *d, uint64_t first, uint64_t end, bool must_zero,
 }
 
 int
-disk_trim(struct disk *d, uint32_t count, uint64_t offset, bool fua)
+disk_trim (struct disk *d, uint32_t count, uint64_t offset, bool fua)
 {
   uint64_t ss = d->sb.sector_size;
 
@@ -642,27 +644,27 @@ disk_trim(struct disk *d, uint32_t count, uint64_t offset, bool fua)
     errno = EROFS;
     return -1;
   }
-  if (check_range(d, count, offset) == -1)
+  if (check_range (d, count, offset) == -1)
     return -1;
-  atomic_fetch_add(&d->stats.trims, 1);
+  atomic_fetch_add (&d->stats.trims, 1);
   /* Trim is advisory: sectors it covers only in part keep their data. */
-  return discard_sectors(d, (offset + ss - 1) / ss, (offset + count) / ss,
-                         false, fua);
+  return discard_sectors (d, (offset + ss - 1) / ss, (offset + count) / ss,
+                          false, fua);
 }
 
 /* Writes zeroes over [OFFSET, OFFSET+COUNT), all within one sector. */
 static int
-zero_partial(struct disk *d, uint32_t count, uint64_t offset, bool fua)
+zero_partial (struct disk *d, uint32_t count, uint64_t offset, bool fua)
 {
   static const uint8_t zeroes[4096];
 
   if (count == 0)
     return 0;
-  return write_unaligned(d, zeroes, count, offset, fua);
+  return write_unaligned (d, zeroes, count, offset, fua);
 }
 
 int
-disk_zero(struct disk *d, uint32_t count, uint64_t offset, bool fua)
+disk_zero (struct disk *d, uint32_t count, uint64_t offset, bool fua)
 {
   uint64_t ss = d->sb.sector_size;
   uint64_t first = (offset + ss - 1) / ss, end = (offset + count) / ss;
@@ -671,26 +673,26 @@ disk_zero(struct disk *d, uint32_t count, uint64_t offset, bool fua)
     errno = EROFS;
     return -1;
   }
-  if (check_range(d, count, offset) == -1)
+  if (check_range (d, count, offset) == -1)
     return -1;
-  atomic_fetch_add(&d->stats.writes, 1);
+  atomic_fetch_add (&d->stats.writes, 1);
   if (first >= end) /* within one sector */
-    return zero_partial(d, count, offset, fua);
-  if (zero_partial(d, first * ss - offset, offset, fua) == -1 ||
-      zero_partial(d, offset + count - end * ss, end * ss, fua) == -1)
+    return zero_partial (d, count, offset, fua);
+  if (zero_partial (d, first * ss - offset, offset, fua) == -1 ||
+      zero_partial (d, offset + count - end * ss, end * ss, fua) == -1)
     return -1;
-  return discard_sectors(d, first, end, true, fua);
+  return discard_sectors (d, first, end, true, fua);
 }
 
 int
-disk_flush(struct disk *d)
+disk_flush (struct disk *d)
 {
-  atomic_fetch_add(&d->stats.flushes, 1);
+  atomic_fetch_add (&d->stats.flushes, 1);
   if (d->j == NULL)
     return 0;
-  if (backing_sync(d->b) == -1) {
-    ni_log(NI_LOG_ERROR, "%s: flush: %m", d->b->name);
-    atomic_fetch_add(&d->stats.io_errors, 1);
+  if (backing_sync (d->b) == -1) {
+    ni_log (NI_LOG_ERROR, "%s: flush: %m", d->b->name);
+    atomic_fetch_add (&d->stats.io_errors, 1);
     return -1;
   }
   return 0;

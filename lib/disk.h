@@ -57,43 +57,43 @@ struct disk;
 
 /* Opens and recovers a formatted disk.  NULL with ni_error() naming the
  * disk and what to do on failure. */
-struct disk *disk_open(const struct disk_options *opts);
+struct disk *disk_open (const struct disk_options *opts);
 
 /* Checkpoints, marks the disk clean and closes it. */
-int disk_close(struct disk *d);
+int disk_close (struct disk *d);
 
-const struct superblock *disk_superblock(const struct disk *d);
-const struct recovery_report *disk_recovery_report(const struct disk *d);
-const char *disk_name(const struct disk *d);
-uint64_t disk_size(const struct disk *d);
-struct disk_stats *disk_stats(struct disk *d);
+const struct superblock *disk_superblock (const struct disk *d);
+const struct recovery_report *disk_recovery_report (const struct disk *d);
+const char *disk_name (const struct disk *d);
+uint64_t disk_size (const struct disk *d);
+struct disk_stats *disk_stats (struct disk *d);
 
 /* I/O at byte offsets within the exported data.  -1 with errno (EIO for a
  * tag mismatch) on failure. */
-int disk_read(struct disk *d, void *buf, uint32_t count, uint64_t offset);
-int disk_write(struct disk *d, const void *buf, uint32_t count, uint64_t offset,
-               bool fua);
-int disk_trim(struct disk *d, uint32_t count, uint64_t offset, bool fua);
-int disk_flush(struct disk *d);
+int disk_read (struct disk *d, void *buf, uint32_t count, uint64_t offset);
+int disk_write (struct disk *d, const void *buf, uint32_t count,
+                uint64_t offset, bool fua);
+int disk_trim (struct disk *d, uint32_t count, uint64_t offset, bool fua);
+int disk_flush (struct disk *d);
 
 /* Makes [OFFSET, OFFSET+COUNT) read as zeroes, durably once flushed: the
  * whole sectors are discarded, partial ones written. */
-int disk_zero(struct disk *d, uint32_t count, uint64_t offset, bool fua);
+int disk_zero (struct disk *d, uint32_t count, uint64_t offset, bool fua);
 
 /* Bytes written to the backing disk (data, tags, journal, superblock). */
-uint64_t disk_backing_bytes_written(struct disk *d);
+uint64_t disk_backing_bytes_written (struct disk *d);
 
 /* Journal counters and fill; zeroes when read-only. */
-void disk_journal_stats(struct disk *d, struct journal_stats *stats);
+void disk_journal_stats (struct disk *d, struct journal_stats *stats);
 
 /* Checkpoints now. */
-int disk_checkpoint(struct disk *d);
+int disk_checkpoint (struct disk *d);
 
 /* Verifies sectors [SECTOR, SECTOR+N) without failing on mismatches:
  * calls FN for each sector whose data does not match its tag.  -1 only if
  * the disk could not be read. */
-typedef void (*disk_mismatch_fn)(void *opaque, uint64_t sector);
-int disk_verify(struct disk *d, uint64_t sector, uint64_t n,
-                disk_mismatch_fn fn, void *opaque);
+typedef void (*disk_mismatch_fn) (void *opaque, uint64_t sector);
+int disk_verify (struct disk *d, uint64_t sector, uint64_t n,
+                 disk_mismatch_fn fn, void *opaque);
 
 #endif

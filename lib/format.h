@@ -14,13 +14,13 @@ struct format_options {
   const char *keyfile;   /* for keyed algorithms */
   bool force;            /* overwrite an existing format */
   /* Called as the tag runs are zeroed; may be NULL. */
-  void (*progress)(void *opaque, uint64_t done, uint64_t total);
+  void (*progress) (void *opaque, uint64_t done, uint64_t total);
   void *opaque;
 };
 
 /* Writes a new format.  Only the superblocks, the journal and the tag runs
  * are written; data sectors read as zeroes because their tags say
  * unwritten.  -1 with ni_error() on failure. */
-int format_disk(const struct format_options *opts);
+int format_disk (const struct format_options *opts);
 
 #endif

@@ -42,17 +42,17 @@ struct hasher {
 };
 
 const struct hash_alg *
-hash_by_name(const char *name)
+hash_by_name (const char *name)
 {
   for (size_t i = 0; i < NR_ALGS; i++)
-    if (strcmp(algs[i].name, name) == 0)
+    if (strcmp (algs[i].name, name) == 0)
       return &algs[i];
   errno = EINVAL;
   return NULL;
 }
 
 const struct hash_alg *
-hash_by_id(uint32_t id)
+hash_by_id (uint32_t id)
 {
   for (size_t i = 0; i < NR_ALGS; i++)
     if (algs[i].id == id)
@@ -62,21 +62,21 @@ hash_by_id(uint32_t id)
 }
 
 const char *
-hash_names(void)
+hash_names (void)
 {
   return "crc32c, xxh3-128, blake2b-256, sha256, blake2b-256-keyed, "
          "hmac-sha256";
 }
 
 uint32_t
-crc32c(uint32_t crc, const void *buf, size_t len)
+crc32c (uint32_t crc, const void *buf, size_t len)
 {
   const unsigned char *p = buf;
 
   crc = ~crc;
   while (len > 0) {
     int chunk = len > (1u << 30) ? 1 << 30 : (int)len;
-    crc = crc32_iscsi((unsigned char *)p, chunk, crc);
+    crc = crc32_iscsi ((unsigned char *)p, chunk, crc);
     p += chunk;
     len -= chunk;
   }
@@ -85,42 +85,42 @@ crc32c(uint32_t crc, const void *buf, size_t len)
 
 /* Absorbs the HMAC pad of KEY (XOR PAD) into a fresh SHA-256 context. */
 static EVP_MD_CTX *
-sha256_ctx_with_pad(const struct hasher *h, uint8_t pad)
+sha256_ctx_with_pad (const struct hasher *h, uint8_t pad)
 {
   uint8_t block[SHA256_BLOCK] = {0};
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
 
-  if (ctx == NULL || !EVP_DigestInit_ex2(ctx, h->sha256, NULL)) {
-    EVP_MD_CTX_free(ctx);
+  if (ctx == NULL || !EVP_DigestInit_ex2 (ctx, h->sha256, NULL)) {
+    EVP_MD_CTX_free (ctx);
     return NULL;
   }
   if (pad) {
     /* Keys are at most 64 bytes, the SHA-256 block, so never hashed. */
-    memcpy(block, h->key, h->key_len);
+    memcpy (block, h->key, h->key_len);
     for (size_t i = 0; i < SHA256_BLOCK; i++)
       block[i] ^= pad;
-    if (!EVP_DigestUpdate(ctx, block, sizeof block)) {
-      EVP_MD_CTX_free(ctx);
+    if (!EVP_DigestUpdate (ctx, block, sizeof block)) {
+      EVP_MD_CTX_free (ctx);
       return NULL;
     }
-    sodium_memzero(block, sizeof block);
+    sodium_memzero (block, sizeof block);
   }
   return ctx;
 }
 
 static int
-hasher_init_sha256(struct hasher *h)
+hasher_init_sha256 (struct hasher *h)
 {
   bool hmac = h->alg->id == HASH_HMAC_SHA256;
 
-  h->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+  h->sha256 = EVP_MD_fetch (NULL, "SHA256", NULL);
   if (h->sha256 == NULL)
     return -1;
-  h->inner = sha256_ctx_with_pad(h, hmac ? 0x36 : 0);
+  h->inner = sha256_ctx_with_pad (h, hmac ? 0x36 : 0);
   if (h->inner == NULL)
     return -1;
   if (hmac) {
-    h->outer = sha256_ctx_with_pad(h, 0x5c);
+    h->outer = sha256_ctx_with_pad (h, 0x5c);
     if (h->outer == NULL)
       return -1;
   }
@@ -128,203 +128,204 @@ hasher_init_sha256(struct hasher *h)
 }
 
 static int
-hasher_set_key(struct hasher *h, const uint8_t *key, size_t key_len)
+hasher_set_key (struct hasher *h, const uint8_t *key, size_t key_len)
 {
   if (h->alg->keyed && (key == NULL || key_len == 0)) {
-    ni_error_set("%s needs a key file", h->alg->name);
+    ni_error_set ("%s needs a key file", h->alg->name);
     errno = EINVAL;
     return -1;
   }
   if (!h->alg->keyed && key != NULL) {
-    ni_error_set("%s takes no key", h->alg->name);
+    ni_error_set ("%s takes no key", h->alg->name);
     errno = EINVAL;
     return -1;
   }
   if (key == NULL)
     return 0;
   if (key_len > 64) {
-    ni_error_set("key too long: %zu bytes (at most 64)", key_len);
+    ni_error_set ("key too long: %zu bytes (at most 64)", key_len);
     errno = EINVAL;
     return -1;
   }
-  h->key = sodium_malloc(key_len);
+  h->key = sodium_malloc (key_len);
   if (h->key == NULL)
     return -1;
-  memcpy(h->key, key, key_len);
+  memcpy (h->key, key, key_len);
   h->key_len = key_len;
   return 0;
 }
 
 struct hasher *
-hasher_new(const struct hash_alg *alg, const uint8_t *key, size_t key_len)
+hasher_new (const struct hash_alg *alg, const uint8_t *key, size_t key_len)
 {
   struct hasher *h;
 
-  if (sodium_init() < 0) {
-    ni_error_set("libsodium failed to initialise");
+  if (sodium_init () < 0) {
+    ni_error_set ("libsodium failed to initialise");
     errno = EIO;
     return NULL;
   }
-  h = calloc(1, sizeof *h);
+  h = calloc (1, sizeof *h);
   if (h == NULL)
     return NULL;
   h->alg = alg;
-  if (hasher_set_key(h, key, key_len) == -1)
+  if (hasher_set_key (h, key, key_len) == -1)
     goto err;
   if ((alg->id == HASH_SHA256 || alg->id == HASH_HMAC_SHA256) &&
-      hasher_init_sha256(h) == -1) {
-    ni_error_set("OpenSSL could not set up SHA-256");
+      hasher_init_sha256 (h) == -1) {
+    ni_error_set ("OpenSSL could not set up SHA-256");
     errno = EIO;
     goto err;
   }
   return h;
 
 err:
-  hasher_free(h);
+  hasher_free (h);
   return NULL;
 }
 
 void
-hasher_free(struct hasher *h)
+hasher_free (struct hasher *h)
 {
   if (h == NULL)
     return;
-  sodium_free(h->key);
-  EVP_MD_CTX_free(h->inner);
-  EVP_MD_CTX_free(h->outer);
-  EVP_MD_free(h->sha256);
-  free(h);
+  sodium_free (h->key);
+  EVP_MD_CTX_free (h->inner);
+  EVP_MD_CTX_free (h->outer);
+  EVP_MD_free (h->sha256);
+  free (h);
 }
 
 const struct hash_alg *
-hasher_alg(const struct hasher *h)
+hasher_alg (const struct hasher *h)
 {
   return h->alg;
 }
 
 static void
-tag_crc32c(const uint8_t *prefix, size_t plen, const void *data, size_t len,
-           uint8_t *tag)
+tag_crc32c (const uint8_t *prefix, size_t plen, const void *data, size_t len,
+            uint8_t *tag)
 {
-  uint32_t crc = crc32c(0, prefix, plen);
+  uint32_t crc = crc32c (0, prefix, plen);
 
-  le32_put(tag, crc32c(crc, data, len));
+  le32_put (tag, crc32c (crc, data, len));
 }
 
 static void
-tag_xxh3(const uint8_t *prefix, size_t plen, const void *data, size_t len,
-         uint8_t *tag)
+tag_xxh3 (const uint8_t *prefix, size_t plen, const void *data, size_t len,
+          uint8_t *tag)
 {
   XXH3_state_t state;
   XXH128_canonical_t canon;
 
-  XXH3_INITSTATE(&state);
-  XXH3_128bits_reset(&state);
-  XXH3_128bits_update(&state, prefix, plen);
-  XXH3_128bits_update(&state, data, len);
-  XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(&state));
-  memcpy(tag, canon.digest, 16);
+  XXH3_INITSTATE (&state);
+  XXH3_128bits_reset (&state);
+  XXH3_128bits_update (&state, prefix, plen);
+  XXH3_128bits_update (&state, data, len);
+  XXH128_canonicalFromHash (&canon, XXH3_128bits_digest (&state));
+  memcpy (tag, canon.digest, 16);
 }
 
 static void
-tag_blake2b(const struct hasher *h, const uint8_t *prefix, size_t plen,
-            const void *data, size_t len, uint8_t *tag)
+tag_blake2b (const struct hasher *h, const uint8_t *prefix, size_t plen,
+             const void *data, size_t len, uint8_t *tag)
 {
   crypto_generichash_state state;
 
-  crypto_generichash_init(&state, h->key, h->key_len, 32);
-  crypto_generichash_update(&state, prefix, plen);
-  crypto_generichash_update(&state, data, len);
-  crypto_generichash_final(&state, tag, 32);
+  crypto_generichash_init (&state, h->key, h->key_len, 32);
+  crypto_generichash_update (&state, prefix, plen);
+  crypto_generichash_update (&state, data, len);
+  crypto_generichash_final (&state, tag, 32);
 }
 
 /* SHA-256, or HMAC-SHA256 when the hasher has an outer context.  The
  * contexts are copies of the prepared ones, so this allocates one context
  * per call: cheap next to hashing a sector, and lock-free. */
 static void
-tag_sha256(const struct hasher *h, const uint8_t *prefix, size_t plen,
-           const void *data, size_t len, uint8_t *tag)
+tag_sha256 (const struct hasher *h, const uint8_t *prefix, size_t plen,
+            const void *data, size_t len, uint8_t *tag)
 {
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
   unsigned out_len;
   bool ok;
 
-  ok = ctx && EVP_MD_CTX_copy_ex(ctx, h->inner) &&
-       EVP_DigestUpdate(ctx, prefix, plen) &&
-       EVP_DigestUpdate(ctx, data, len) &&
-       EVP_DigestFinal_ex(ctx, tag, &out_len);
+  ok = ctx && EVP_MD_CTX_copy_ex (ctx, h->inner) &&
+       EVP_DigestUpdate (ctx, prefix, plen) &&
+       EVP_DigestUpdate (ctx, data, len) &&
+       EVP_DigestFinal_ex (ctx, tag, &out_len);
   if (ok && h->outer)
-    ok = EVP_MD_CTX_copy_ex(ctx, h->outer) && EVP_DigestUpdate(ctx, tag, 32) &&
-         EVP_DigestFinal_ex(ctx, tag, &out_len);
-  EVP_MD_CTX_free(ctx);
+    ok = EVP_MD_CTX_copy_ex (ctx, h->outer) &&
+         EVP_DigestUpdate (ctx, tag, 32) &&
+         EVP_DigestFinal_ex (ctx, tag, &out_len);
+  EVP_MD_CTX_free (ctx);
   /* OpenSSL fails here only on allocation failure.  A zero tag is then
    * stored, which never verifies data, so nothing wrong is accepted. */
   if (!ok)
-    memset(tag, 0, 32);
+    memset (tag, 0, 32);
 }
 
 static void
-tag_avoid_unwritten(uint8_t *tag, unsigned tag_size)
+tag_avoid_unwritten (uint8_t *tag, unsigned tag_size)
 {
-  if (tag_is_unwritten(tag, tag_size))
+  if (tag_is_unwritten (tag, tag_size))
     tag[0] = 1;
 }
 
 void
-hasher_tag(const struct hasher *h, const uint8_t uuid[DISK_UUID_SIZE],
-           uint64_t sector, const void *data, size_t len, uint8_t *tag)
+hasher_tag (const struct hasher *h, const uint8_t uuid[DISK_UUID_SIZE],
+            uint64_t sector, const void *data, size_t len, uint8_t *tag)
 {
   uint8_t prefix[DISK_UUID_SIZE + 8];
 
-  memcpy(prefix, uuid, DISK_UUID_SIZE);
-  le64_put(prefix + DISK_UUID_SIZE, sector);
+  memcpy (prefix, uuid, DISK_UUID_SIZE);
+  le64_put (prefix + DISK_UUID_SIZE, sector);
 
   switch (h->alg->id) {
   case HASH_CRC32C:
-    tag_crc32c(prefix, sizeof prefix, data, len, tag);
+    tag_crc32c (prefix, sizeof prefix, data, len, tag);
     break;
   case HASH_XXH3_128:
-    tag_xxh3(prefix, sizeof prefix, data, len, tag);
+    tag_xxh3 (prefix, sizeof prefix, data, len, tag);
     break;
   case HASH_BLAKE2B_256:
   case HASH_BLAKE2B_256_KEYED:
-    tag_blake2b(h, prefix, sizeof prefix, data, len, tag);
+    tag_blake2b (h, prefix, sizeof prefix, data, len, tag);
     break;
   case HASH_SHA256:
   case HASH_HMAC_SHA256:
-    tag_sha256(h, prefix, sizeof prefix, data, len, tag);
+    tag_sha256 (h, prefix, sizeof prefix, data, len, tag);
     break;
   }
-  tag_avoid_unwritten(tag, h->alg->tag_size);
+  tag_avoid_unwritten (tag, h->alg->tag_size);
 }
 
 bool
-hasher_tag_equal(const struct hasher *h, const uint8_t *a, const uint8_t *b)
+hasher_tag_equal (const struct hasher *h, const uint8_t *a, const uint8_t *b)
 {
   if (h->alg->keyed)
-    return sodium_memcmp(a, b, h->alg->tag_size) == 0;
-  return memcmp(a, b, h->alg->tag_size) == 0;
+    return sodium_memcmp (a, b, h->alg->tag_size) == 0;
+  return memcmp (a, b, h->alg->tag_size) == 0;
 }
 
 void
-hasher_key_check(const struct hasher *h, const uint8_t uuid[DISK_UUID_SIZE],
-                 uint8_t out[HASH_KEY_CHECK_SIZE])
+hasher_key_check (const struct hasher *h, const uint8_t uuid[DISK_UUID_SIZE],
+                  uint8_t out[HASH_KEY_CHECK_SIZE])
 {
   static const char label[] = "nbd-integrity key check";
   uint8_t msg[sizeof label + DISK_UUID_SIZE];
 
-  memset(out, 0, HASH_KEY_CHECK_SIZE);
+  memset (out, 0, HASH_KEY_CHECK_SIZE);
   if (!h->alg->keyed)
     return;
-  memcpy(msg, label, sizeof label);
-  memcpy(msg + sizeof label, uuid, DISK_UUID_SIZE);
+  memcpy (msg, label, sizeof label);
+  memcpy (msg + sizeof label, uuid, DISK_UUID_SIZE);
   /* A MAC under the disk key, with UINT64_MAX as the "sector" so it is
    * never the tag of a real sector. */
-  hasher_tag(h, uuid, UINT64_MAX, msg, sizeof msg, out);
+  hasher_tag (h, uuid, UINT64_MAX, msg, sizeof msg, out);
 }
 
 bool
-tag_is_unwritten(const uint8_t *tag, unsigned tag_size)
+tag_is_unwritten (const uint8_t *tag, unsigned tag_size)
 {
   uint8_t any = 0;
 

@@ -36,46 +36,46 @@ struct hash_alg {
 };
 
 /* The algorithm called NAME, or NULL (errno EINVAL) if there is none. */
-const struct hash_alg *hash_by_name(const char *name);
+const struct hash_alg *hash_by_name (const char *name);
 
 /* The algorithm with on-disk id ID, or NULL (errno EINVAL). */
-const struct hash_alg *hash_by_id(uint32_t id);
+const struct hash_alg *hash_by_id (uint32_t id);
 
 /* All algorithm names, comma separated, for help and error messages. */
-const char *hash_names(void);
+const char *hash_names (void);
 
 struct hasher;
 
 /* A hasher for ALG.  Keyed algorithms need KEY; others must have none.
  * Returns NULL with errno set and ni_error() on failure. */
-struct hasher *hasher_new(const struct hash_alg *alg, const uint8_t *key,
-                          size_t key_len);
+struct hasher *hasher_new (const struct hash_alg *alg, const uint8_t *key,
+                           size_t key_len);
 
-void hasher_free(struct hasher *h);
+void hasher_free (struct hasher *h);
 
-const struct hash_alg *hasher_alg(const struct hasher *h);
+const struct hash_alg *hasher_alg (const struct hasher *h);
 
 /* Computes the tag of one sector's DATA into TAG (alg->tag_size bytes).
  * Safe to call from many threads at once. */
-void hasher_tag(const struct hasher *h, const uint8_t uuid[DISK_UUID_SIZE],
-                uint64_t sector, const void *data, size_t len, uint8_t *tag);
+void hasher_tag (const struct hasher *h, const uint8_t uuid[DISK_UUID_SIZE],
+                 uint64_t sector, const void *data, size_t len, uint8_t *tag);
 
 /* True if the tags A and B (tag_size bytes) are equal; constant time for
  * keyed algorithms. */
-bool hasher_tag_equal(const struct hasher *h, const uint8_t *a,
-                      const uint8_t *b);
+bool hasher_tag_equal (const struct hasher *h, const uint8_t *a,
+                       const uint8_t *b);
 
 /* The key check value stored in the superblock of a keyed disk: a MAC of
  * the disk UUID under a fixed label.  It tells a wrong key from a right
  * one and reveals nothing of the key.  Zeroes for unkeyed algorithms. */
-void hasher_key_check(const struct hasher *h,
-                      const uint8_t uuid[DISK_UUID_SIZE],
-                      uint8_t out[HASH_KEY_CHECK_SIZE]);
+void hasher_key_check (const struct hasher *h,
+                       const uint8_t uuid[DISK_UUID_SIZE],
+                       uint8_t out[HASH_KEY_CHECK_SIZE]);
 
 /* True if TAG (tag_size bytes) is the reserved "unwritten" tag. */
-bool tag_is_unwritten(const uint8_t *tag, unsigned tag_size);
+bool tag_is_unwritten (const uint8_t *tag, unsigned tag_size);
 
 /* Standard CRC32C (Castagnoli) of BUF, continuing from CRC (0 to start). */
-uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t crc32c (uint32_t crc, const void *buf, size_t len);
 
 #endif

@@ -13,19 +13,19 @@
 #define MAX_BATCH_RECORDS 256
 
 uint32_t
-journal_record_max(unsigned tag_size)
+journal_record_max (unsigned tag_size)
 {
   return (JOURNAL_PAYLOAD - JOURNAL_RECORD_HEADER) / tag_size;
 }
 
 uint32_t
-journal_sectors_max(unsigned tag_size)
+journal_sectors_max (unsigned tag_size)
 {
-  return journal_record_max(tag_size) * (MAX_BATCH_BLOCKS / 4);
+  return journal_record_max (tag_size) * (MAX_BATCH_BLOCKS / 4);
 }
 
 static size_t
-record_bytes(const struct superblock *sb, const struct journal_record *rec)
+record_bytes (const struct superblock *sb, const struct journal_record *rec)
 {
   size_t tags = rec->kind == JREC_TAGS ? (size_t)rec->count * sb->tag_size : 0;
   return JOURNAL_RECORD_HEADER + tags;
@@ -34,8 +34,8 @@ record_bytes(const struct superblock *sb, const struct journal_record *rec)
 /* Encodes as much of REC as fits in SPACE bytes at P.  Returns the bytes
  * used (0 if not even one sector fits) and advances REC past them. */
 static size_t
-encode_record(const struct superblock *sb, struct journal_record *rec,
-              uint8_t *p, size_t space)
+encode_record (const struct superblock *sb, struct journal_record *rec,
+               uint8_t *p, size_t space)
 {
   uint32_t count = rec->count;
   size_t tag_bytes;
@@ -43,15 +43,15 @@ encode_record(const struct superblock *sb, struct journal_record *rec,
   if (space <
       JOURNAL_RECORD_HEADER + (rec->kind == JREC_TAGS ? sb->tag_size : 0))
     return 0;
-  if (rec->kind == JREC_TAGS && record_bytes(sb, rec) > space)
+  if (rec->kind == JREC_TAGS && record_bytes (sb, rec) > space)
     count = (space - JOURNAL_RECORD_HEADER) / sb->tag_size;
-  le64_put(p, rec->sector);
-  le32_put(p + 8, count);
-  le16_put(p + 12, rec->kind);
-  le16_put(p + 14, 0);
+  le64_put (p, rec->sector);
+  le32_put (p + 8, count);
+  le16_put (p + 12, rec->kind);
+  le16_put (p + 14, 0);
   tag_bytes = rec->kind == JREC_TAGS ? (size_t)count * sb->tag_size : 0;
   if (tag_bytes) {
-    memcpy(p + JOURNAL_RECORD_HEADER, rec->tags, tag_bytes);
+    memcpy (p + JOURNAL_RECORD_HEADER, rec->tags, tag_bytes);
     rec->tags += tag_bytes;
   }
   rec->sector += count;
@@ -60,23 +60,23 @@ encode_record(const struct superblock *sb, struct journal_record *rec,
 }
 
 static uint32_t
-block_crc(const struct superblock *sb, const uint8_t *block)
+block_crc (const struct superblock *sb, const uint8_t *block)
 {
-  return crc32c(crc32c(0, sb->uuid, DISK_UUID_SIZE), block, SB_BLOCK - 4);
+  return crc32c (crc32c (0, sb->uuid, DISK_UUID_SIZE), block, SB_BLOCK - 4);
 }
 
 void
-journal_block_encode(const struct superblock *sb, uint64_t seq,
-                     struct journal_record *recs, size_t n, size_t *done,
-                     uint8_t block[SB_BLOCK])
+journal_block_encode (const struct superblock *sb, uint64_t seq,
+                      struct journal_record *recs, size_t n, size_t *done,
+                      uint8_t block[SB_BLOCK])
 {
   size_t used = 0;
   uint32_t nrec = 0;
 
-  memset(block, 0, SB_BLOCK);
+  memset (block, 0, SB_BLOCK);
   while (*done < n) {
-    size_t r = encode_record(sb, &recs[*done], block + JOURNAL_HEADER + used,
-                             JOURNAL_PAYLOAD - used);
+    size_t r = encode_record (sb, &recs[*done], block + JOURNAL_HEADER + used,
+                              JOURNAL_PAYLOAD - used);
     if (r == 0)
       break;
     used += r;
@@ -85,16 +85,16 @@ journal_block_encode(const struct superblock *sb, uint64_t seq,
       break; /* split: the rest goes in the next block */
     ++*done;
   }
-  le32_put(block, JOURNAL_MAGIC);
-  le32_put(block + 4, nrec);
-  le64_put(block + 8, seq);
-  le32_put(block + 16, used);
-  le32_put(block + SB_BLOCK - 4, block_crc(sb, block));
+  le32_put (block, JOURNAL_MAGIC);
+  le32_put (block + 4, nrec);
+  le64_put (block + 8, seq);
+  le32_put (block + 16, used);
+  le32_put (block + SB_BLOCK - 4, block_crc (sb, block));
 }
 
 /* Checks record REC decoded from a block with a good checksum. */
 static bool
-record_valid(const struct superblock *sb, const struct journal_record *rec)
+record_valid (const struct superblock *sb, const struct journal_record *rec)
 {
   return rec->count > 0 &&
          (rec->kind == JREC_TAGS || rec->kind == JREC_UNWRITTEN) &&
@@ -103,16 +103,16 @@ record_valid(const struct superblock *sb, const struct journal_record *rec)
 }
 
 int
-journal_block_decode(const struct superblock *sb, uint64_t seq,
-                     const uint8_t block[SB_BLOCK], journal_record_fn fn,
-                     void *opaque)
+journal_block_decode (const struct superblock *sb, uint64_t seq,
+                      const uint8_t block[SB_BLOCK], journal_record_fn fn,
+                      void *opaque)
 {
-  uint32_t nrec = le32_get(block + 4);
-  uint32_t used = le32_get(block + 16);
+  uint32_t nrec = le32_get (block + 4);
+  uint32_t used = le32_get (block + 16);
   const uint8_t *p = block + JOURNAL_HEADER;
 
-  if (le32_get(block) != JOURNAL_MAGIC || le64_get(block + 8) != seq ||
-      le32_get(block + SB_BLOCK - 4) != block_crc(sb, block))
+  if (le32_get (block) != JOURNAL_MAGIC || le64_get (block + 8) != seq ||
+      le32_get (block + SB_BLOCK - 4) != block_crc (sb, block))
     return 0;
   if (used > JOURNAL_PAYLOAD)
     goto bad;
@@ -121,50 +121,50 @@ journal_block_decode(const struct superblock *sb, uint64_t seq,
 
     if (p + JOURNAL_RECORD_HEADER > block + JOURNAL_HEADER + used)
       goto bad;
-    rec.sector = le64_get(p);
-    rec.count = le32_get(p + 8);
-    rec.kind = le16_get(p + 12);
+    rec.sector = le64_get (p);
+    rec.count = le32_get (p + 8);
+    rec.kind = le16_get (p + 12);
     rec.tags = rec.kind == JREC_TAGS ? p + JOURNAL_RECORD_HEADER : NULL;
-    if (!record_valid(sb, &rec) ||
-        p + record_bytes(sb, &rec) > block + JOURNAL_HEADER + used)
+    if (!record_valid (sb, &rec) ||
+        p + record_bytes (sb, &rec) > block + JOURNAL_HEADER + used)
       goto bad;
-    p += record_bytes(sb, &rec);
-    if (fn && fn(opaque, seq, &rec) == -1)
+    p += record_bytes (sb, &rec);
+    if (fn && fn (opaque, seq, &rec) == -1)
       return -1;
   }
   return 1;
 
 bad:
-  ni_error_set("journal block %" PRIu64 " has a good checksum but a record "
-               "out of range: the journal was written by a different "
-               "version, or is damaged",
-               seq);
+  ni_error_set ("journal block %" PRIu64 " has a good checksum but a record "
+                "out of range: the journal was written by a different "
+                "version, or is damaged",
+                seq);
   errno = EUCLEAN;
   return -1;
 }
 
 static uint64_t
-block_offset(const struct superblock *sb, uint64_t seq)
+block_offset (const struct superblock *sb, uint64_t seq)
 {
-  return sb->journal_offset + seq % sb_journal_blocks(sb) * SB_BLOCK;
+  return sb->journal_offset + seq % sb_journal_blocks (sb) * SB_BLOCK;
 }
 
 int
-journal_scan(struct backing *b, const struct superblock *sb,
-             journal_record_fn fn, void *opaque, uint64_t *head)
+journal_scan (struct backing *b, const struct superblock *sb,
+              journal_record_fn fn, void *opaque, uint64_t *head)
 {
   uint64_t seq = sb->journal_tail_seq;
-  uint64_t end = seq + sb_journal_blocks(sb);
+  uint64_t end = seq + sb_journal_blocks (sb);
   uint8_t block[SB_BLOCK];
 
   for (; seq < end; seq++) {
     int r;
 
-    if (backing_pread(b, block, SB_BLOCK, block_offset(sb, seq)) == -1) {
-      ni_error_set("%s: reading journal block %" PRIu64 ": %m", b->name, seq);
+    if (backing_pread (b, block, SB_BLOCK, block_offset (sb, seq)) == -1) {
+      ni_error_set ("%s: reading journal block %" PRIu64 ": %m", b->name, seq);
       return -1;
     }
-    r = journal_block_decode(sb, seq, block, fn, opaque);
+    r = journal_block_decode (sb, seq, block, fn, opaque);
     if (r == -1)
       return -1;
     if (r == 0)
@@ -201,47 +201,47 @@ struct journal {
 };
 
 struct journal *
-journal_open(struct backing *b, const struct superblock *sb, uint64_t head,
-             journal_checkpoint_fn checkpoint, void *opaque)
+journal_open (struct backing *b, const struct superblock *sb, uint64_t head,
+              journal_checkpoint_fn checkpoint, void *opaque)
 {
-  struct journal *j = calloc(1, sizeof *j);
+  struct journal *j = calloc (1, sizeof *j);
 
   if (j == NULL)
     return NULL;
-  if (posix_memalign((void **)&j->buf, SB_BLOCK, MAX_BATCH_BLOCKS * SB_BLOCK) !=
-      0) {
-    free(j);
+  if (posix_memalign ((void **)&j->buf, SB_BLOCK,
+                      MAX_BATCH_BLOCKS * SB_BLOCK) != 0) {
+    free (j);
     errno = ENOMEM;
     return NULL;
   }
   j->b = b;
   j->sb = *sb;
-  j->nr_blocks = sb_journal_blocks(sb);
+  j->nr_blocks = sb_journal_blocks (sb);
   j->checkpoint = checkpoint;
   j->opaque = opaque;
   j->queue_end = &j->queue;
   j->head = j->tail = head;
-  pthread_mutex_init(&j->lock, NULL);
-  pthread_cond_init(&j->changed, NULL);
+  pthread_mutex_init (&j->lock, NULL);
+  pthread_cond_init (&j->changed, NULL);
   return j;
 }
 
 void
-journal_close(struct journal *j)
+journal_close (struct journal *j)
 {
   if (j == NULL)
     return;
-  pthread_cond_destroy(&j->changed);
-  pthread_mutex_destroy(&j->lock);
-  free(j->buf);
-  free(j);
+  pthread_cond_destroy (&j->changed);
+  pthread_mutex_destroy (&j->lock);
+  free (j->buf);
+  free (j);
 }
 
 /* An upper bound on the blocks N records take: each block loses less than
  * one record header and one tag to packing, and one more header to a
  * split. */
 static uint64_t
-blocks_needed(const struct journal *j, size_t bytes)
+blocks_needed (const struct journal *j, size_t bytes)
 {
   size_t usable =
       JOURNAL_PAYLOAD - 2 * (JOURNAL_RECORD_HEADER + j->sb.tag_size);
@@ -252,15 +252,15 @@ blocks_needed(const struct journal *j, size_t bytes)
 /* Moves queued waiters into the batch while they fit.  Takes at least
  * one.  Called with the lock held. */
 static size_t
-take_batch(struct journal *j, struct waiter **taken, uint64_t *blocks)
+take_batch (struct journal *j, struct waiter **taken, uint64_t *blocks)
 {
   size_t n = 0, bytes = 0;
 
   *taken = j->queue;
   for (struct waiter *w = j->queue; w; w = w->next) {
-    size_t more = record_bytes(&j->sb, &w->rec);
+    size_t more = record_bytes (&j->sb, &w->rec);
     if (n > 0 && (n == MAX_BATCH_RECORDS ||
-                  blocks_needed(j, bytes + more) > MAX_BATCH_BLOCKS))
+                  blocks_needed (j, bytes + more) > MAX_BATCH_BLOCKS))
       break;
     bytes += more;
     j->batch[n++] = w->rec;
@@ -268,20 +268,20 @@ take_batch(struct journal *j, struct waiter **taken, uint64_t *blocks)
   }
   if (j->queue == NULL)
     j->queue_end = &j->queue;
-  *blocks = blocks_needed(j, bytes);
+  *blocks = blocks_needed (j, bytes);
   return n;
 }
 
 /* Encodes the batch into buf; returns the blocks used. */
 static uint64_t
-encode_batch(struct journal *j, size_t n)
+encode_batch (struct journal *j, size_t n)
 {
   size_t done = 0;
   uint64_t blocks = 0;
 
   while (done < n) {
-    journal_block_encode(&j->sb, j->head + blocks, j->batch, n, &done,
-                         j->buf + blocks * SB_BLOCK);
+    journal_block_encode (&j->sb, j->head + blocks, j->batch, n, &done,
+                          j->buf + blocks * SB_BLOCK);
     blocks++;
   }
   return blocks;
@@ -290,18 +290,18 @@ encode_batch(struct journal *j, size_t n)
 /* Writes BLOCKS encoded blocks at the head, in two pieces if the ring
  * wraps, each durable on return. */
 static int
-write_blocks(struct journal *j, uint64_t blocks)
+write_blocks (struct journal *j, uint64_t blocks)
 {
   uint64_t pos = j->head % j->nr_blocks;
   uint64_t first = blocks < j->nr_blocks - pos ? blocks : j->nr_blocks - pos;
 
-  if (backing_pwrite(j->b, j->buf, first * SB_BLOCK,
-                     block_offset(&j->sb, j->head), BACKING_DSYNC) == -1)
+  if (backing_pwrite (j->b, j->buf, first * SB_BLOCK,
+                      block_offset (&j->sb, j->head), BACKING_DSYNC) == -1)
     return -1;
   if (first < blocks &&
-      backing_pwrite(j->b, j->buf + first * SB_BLOCK,
-                     (blocks - first) * SB_BLOCK, j->sb.journal_offset,
-                     BACKING_DSYNC) == -1)
+      backing_pwrite (j->b, j->buf + first * SB_BLOCK,
+                      (blocks - first) * SB_BLOCK, j->sb.journal_offset,
+                      BACKING_DSYNC) == -1)
     return -1;
   return 0;
 }
@@ -309,16 +309,16 @@ write_blocks(struct journal *j, uint64_t blocks)
 /* Waits for in-flight records, then checkpoints with the lock dropped.
  * Called as leader (busy set) with the lock held. */
 static int
-checkpoint_locked(struct journal *j)
+checkpoint_locked (struct journal *j)
 {
   uint64_t new_tail = j->head;
   int r;
 
   while (j->in_flight > 0)
-    pthread_cond_wait(&j->changed, &j->lock);
-  pthread_mutex_unlock(&j->lock);
-  r = j->checkpoint(j->opaque, new_tail);
-  pthread_mutex_lock(&j->lock);
+    pthread_cond_wait (&j->changed, &j->lock);
+  pthread_mutex_unlock (&j->lock);
+  r = j->checkpoint (j->opaque, new_tail);
+  pthread_mutex_lock (&j->lock);
   if (r == 0) {
     j->tail = new_tail;
     j->stats.checkpoints++;
@@ -329,20 +329,20 @@ checkpoint_locked(struct journal *j)
 /* Commits one batch as leader.  Called with the lock held and busy set;
  * drops the lock for I/O. */
 static void
-lead_commit(struct journal *j)
+lead_commit (struct journal *j)
 {
   struct waiter *taken;
   uint64_t blocks;
-  size_t n = take_batch(j, &taken, &blocks);
+  size_t n = take_batch (j, &taken, &blocks);
   int r = 0, err = 0;
 
   if (j->head + blocks - j->tail > j->nr_blocks)
-    r = checkpoint_locked(j);
+    r = checkpoint_locked (j);
   if (r == 0) {
-    pthread_mutex_unlock(&j->lock);
-    blocks = encode_batch(j, n);
-    r = write_blocks(j, blocks);
-    pthread_mutex_lock(&j->lock);
+    pthread_mutex_unlock (&j->lock);
+    blocks = encode_batch (j, n);
+    r = write_blocks (j, blocks);
+    pthread_mutex_lock (&j->lock);
   }
   if (r == -1)
     err = errno ? errno : EIO;
@@ -361,28 +361,28 @@ lead_commit(struct journal *j)
 }
 
 int
-journal_commit(struct journal *j, const struct journal_record *rec)
+journal_commit (struct journal *j, const struct journal_record *rec)
 {
   struct waiter w = {.rec = *rec};
 
-  if (blocks_needed(j, record_bytes(&j->sb, rec)) > MAX_BATCH_BLOCKS) {
+  if (blocks_needed (j, record_bytes (&j->sb, rec)) > MAX_BATCH_BLOCKS) {
     errno = EINVAL; /* callers split requests: see journal_sectors_max */
     return -1;
   }
-  pthread_mutex_lock(&j->lock);
+  pthread_mutex_lock (&j->lock);
   *j->queue_end = &w;
   j->queue_end = &w.next;
   while (!w.done) {
     if (j->busy) {
-      pthread_cond_wait(&j->changed, &j->lock);
+      pthread_cond_wait (&j->changed, &j->lock);
       continue;
     }
     j->busy = true;
-    lead_commit(j);
+    lead_commit (j);
     j->busy = false;
-    pthread_cond_broadcast(&j->changed);
+    pthread_cond_broadcast (&j->changed);
   }
-  pthread_mutex_unlock(&j->lock);
+  pthread_mutex_unlock (&j->lock);
   if (w.err) {
     errno = w.err;
     return -1;
@@ -391,36 +391,36 @@ journal_commit(struct journal *j, const struct journal_record *rec)
 }
 
 void
-journal_applied(struct journal *j)
+journal_applied (struct journal *j)
 {
-  pthread_mutex_lock(&j->lock);
+  pthread_mutex_lock (&j->lock);
   if (--j->in_flight == 0)
-    pthread_cond_broadcast(&j->changed);
-  pthread_mutex_unlock(&j->lock);
+    pthread_cond_broadcast (&j->changed);
+  pthread_mutex_unlock (&j->lock);
 }
 
 int
-journal_checkpoint(struct journal *j)
+journal_checkpoint (struct journal *j)
 {
   int r;
 
-  pthread_mutex_lock(&j->lock);
+  pthread_mutex_lock (&j->lock);
   while (j->busy)
-    pthread_cond_wait(&j->changed, &j->lock);
+    pthread_cond_wait (&j->changed, &j->lock);
   j->busy = true;
-  r = checkpoint_locked(j);
+  r = checkpoint_locked (j);
   j->busy = false;
-  pthread_cond_broadcast(&j->changed);
-  pthread_mutex_unlock(&j->lock);
+  pthread_cond_broadcast (&j->changed);
+  pthread_mutex_unlock (&j->lock);
   return r;
 }
 
 void
-journal_get_stats(struct journal *j, struct journal_stats *stats)
+journal_get_stats (struct journal *j, struct journal_stats *stats)
 {
-  pthread_mutex_lock(&j->lock);
+  pthread_mutex_lock (&j->lock);
   *stats = j->stats;
   stats->used_blocks = j->head - j->tail;
   stats->total_blocks = j->nr_blocks;
-  pthread_mutex_unlock(&j->lock);
+  pthread_mutex_unlock (&j->lock);
 }

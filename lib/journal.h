@@ -51,53 +51,53 @@ struct journal_record {
 };
 
 /* Largest count of one record that fits in a block. */
-uint32_t journal_record_max(unsigned tag_size);
+uint32_t journal_record_max (unsigned tag_size);
 
 /* Most sectors one journal_commit takes; callers split larger requests. */
-uint32_t journal_sectors_max(unsigned tag_size);
+uint32_t journal_sectors_max (unsigned tag_size);
 
 /* Encodes as many of RECS[*DONE..N) into BLOCK (sequence SEQ) as fit,
  * splitting a record if needed: on return RECS[*DONE] has been advanced
  * past what was encoded, *DONE counts whole records done. */
-void journal_block_encode(const struct superblock *sb, uint64_t seq,
-                          struct journal_record *recs, size_t n, size_t *done,
-                          uint8_t block[SB_BLOCK]);
+void journal_block_encode (const struct superblock *sb, uint64_t seq,
+                           struct journal_record *recs, size_t n, size_t *done,
+                           uint8_t block[SB_BLOCK]);
 
 /* Decodes BLOCK, expected to hold sequence SEQ.  Calls FN for each record
  * (tags point into BLOCK).  Returns 1 if the block is valid, 0 if it is
  * not the block expected (end of the journal), -1 with ni_error() if it
  * has a good checksum but a record is out of range. */
-typedef int (*journal_record_fn)(void *opaque, uint64_t seq,
-                                 const struct journal_record *rec);
-int journal_block_decode(const struct superblock *sb, uint64_t seq,
-                         const uint8_t block[SB_BLOCK], journal_record_fn fn,
-                         void *opaque);
+typedef int (*journal_record_fn) (void *opaque, uint64_t seq,
+                                  const struct journal_record *rec);
+int journal_block_decode (const struct superblock *sb, uint64_t seq,
+                          const uint8_t block[SB_BLOCK], journal_record_fn fn,
+                          void *opaque);
 
 /* Reads the journal from SB's tail, calling FN for every record.  Stores
  * the sequence number after the last valid block in *HEAD. */
-int journal_scan(struct backing *b, const struct superblock *sb,
-                 journal_record_fn fn, void *opaque, uint64_t *head);
+int journal_scan (struct backing *b, const struct superblock *sb,
+                  journal_record_fn fn, void *opaque, uint64_t *head);
 
 struct journal;
 
-typedef int (*journal_checkpoint_fn)(void *opaque, uint64_t new_tail);
+typedef int (*journal_checkpoint_fn) (void *opaque, uint64_t new_tail);
 
 /* A journal for writing, empty, its next block sequence HEAD.  */
-struct journal *journal_open(struct backing *b, const struct superblock *sb,
-                             uint64_t head, journal_checkpoint_fn checkpoint,
-                             void *opaque);
+struct journal *journal_open (struct backing *b, const struct superblock *sb,
+                              uint64_t head, journal_checkpoint_fn checkpoint,
+                              void *opaque);
 
-void journal_close(struct journal *j);
+void journal_close (struct journal *j);
 
 /* Makes REC durable in the journal (group commit).  On success the record
  * is in flight until journal_applied. */
-int journal_commit(struct journal *j, const struct journal_record *rec);
+int journal_commit (struct journal *j, const struct journal_record *rec);
 
 /* Marks one committed record applied (its data and tags are in place). */
-void journal_applied(struct journal *j);
+void journal_applied (struct journal *j);
 
 /* Waits for in-flight records, then checkpoints so the ring is empty. */
-int journal_checkpoint(struct journal *j);
+int journal_checkpoint (struct journal *j);
 
 struct journal_stats {
   uint64_t commits; /* durable journal writes */
@@ -107,6 +107,6 @@ struct journal_stats {
   uint64_t total_blocks;
 };
 
-void journal_get_stats(struct journal *j, struct journal_stats *stats);
+void journal_get_stats (struct journal *j, struct journal_stats *stats);
 
 #endif

@@ -11,12 +11,12 @@
 #include "report.h"
 
 static ssize_t
-read_key_bytes(int fd, uint8_t *buf, size_t len)
+read_key_bytes (int fd, uint8_t *buf, size_t len)
 {
   size_t got = 0;
 
   while (got < len) {
-    ssize_t r = read(fd, buf + got, len - got);
+    ssize_t r = read (fd, buf + got, len - got);
     if (r == -1 && errno == EINTR)
       continue;
     if (r == -1)
@@ -29,38 +29,38 @@ read_key_bytes(int fd, uint8_t *buf, size_t len)
 }
 
 struct key *
-key_load(const char *path)
+key_load (const char *path)
 {
   struct key *key = NULL;
   uint8_t *buf;
   ssize_t len;
   int fd;
 
-  if (sodium_init() < 0)
+  if (sodium_init () < 0)
     return NULL;
-  buf = sodium_malloc(KEY_MAX_SIZE + 1);
+  buf = sodium_malloc (KEY_MAX_SIZE + 1);
   if (buf == NULL)
     return NULL;
-  fd = open(path, O_RDONLY | O_CLOEXEC);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd == -1) {
-    ni_error_set("key file %s: %m", path);
+    ni_error_set ("key file %s: %m", path);
     goto out;
   }
-  len = read_key_bytes(fd, buf, KEY_MAX_SIZE + 1);
-  close(fd);
+  len = read_key_bytes (fd, buf, KEY_MAX_SIZE + 1);
+  close (fd);
   if (len == -1) {
-    ni_error_set("key file %s: read: %m", path);
+    ni_error_set ("key file %s: read: %m", path);
     goto out;
   }
   if (len < KEY_MIN_SIZE || len > KEY_MAX_SIZE) {
-    ni_error_set("key file %s: holds %s bytes; a key is %d to %d bytes "
-                 "(make one with: head -c 32 /dev/urandom > %s)",
-                 path, len > KEY_MAX_SIZE ? "too many" : "too few",
-                 KEY_MIN_SIZE, KEY_MAX_SIZE, path);
+    ni_error_set ("key file %s: holds %s bytes; a key is %d to %d bytes "
+                  "(make one with: head -c 32 /dev/urandom > %s)",
+                  path, len > KEY_MAX_SIZE ? "too many" : "too few",
+                  KEY_MIN_SIZE, KEY_MAX_SIZE, path);
     errno = EINVAL;
     goto out;
   }
-  key = malloc(sizeof *key);
+  key = malloc (sizeof *key);
   if (key == NULL)
     goto out;
   key->bytes = buf;
@@ -68,15 +68,15 @@ key_load(const char *path)
   return key;
 
 out:
-  sodium_free(buf);
+  sodium_free (buf);
   return NULL;
 }
 
 void
-key_free(struct key *key)
+key_free (struct key *key)
 {
   if (key == NULL)
     return;
-  sodium_free(key->bytes);
-  free(key);
+  sodium_free (key->bytes);
+  free (key);
 }

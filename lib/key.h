@@ -15,8 +15,8 @@ struct key {
 
 /* Reads the key in PATH (16 to 64 bytes).  Returns NULL with errno set
  * and ni_error() naming the file on failure. */
-struct key *key_load(const char *path);
+struct key *key_load (const char *path);
 
-void key_free(struct key *key);
+void key_free (struct key *key);
 
 #endif

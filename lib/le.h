@@ -5,34 +5,34 @@
 #include <stdint.h>
 
 static inline void
-le16_put(uint8_t *p, uint16_t v)
+le16_put (uint8_t *p, uint16_t v)
 {
   p[0] = v;
   p[1] = v >> 8;
 }
 
 static inline void
-le32_put(uint8_t *p, uint32_t v)
+le32_put (uint8_t *p, uint32_t v)
 {
   for (int i = 0; i < 4; i++)
     p[i] = v >> (8 * i);
 }
 
 static inline void
-le64_put(uint8_t *p, uint64_t v)
+le64_put (uint8_t *p, uint64_t v)
 {
   for (int i = 0; i < 8; i++)
     p[i] = v >> (8 * i);
 }
 
 static inline uint16_t
-le16_get(const uint8_t *p)
+le16_get (const uint8_t *p)
 {
   return p[0] | (uint16_t)p[1] << 8;
 }
 
 static inline uint32_t
-le32_get(const uint8_t *p)
+le32_get (const uint8_t *p)
 {
   uint32_t v = 0;
   for (int i = 3; i >= 0; i--)
@@ -41,7 +41,7 @@ le32_get(const uint8_t *p)
 }
 
 static inline uint64_t
-le64_get(const uint8_t *p)
+le64_get (const uint8_t *p)
 {
   uint64_t v = 0;
   for (int i = 7; i >= 0; i--)

@@ -3,23 +3,23 @@
 #include "rangelock.h"
 
 void
-rangelock_init(struct rangelock *rl)
+rangelock_init (struct rangelock *rl)
 {
-  pthread_mutex_init(&rl->lock, NULL);
-  pthread_cond_init(&rl->released, NULL);
+  pthread_mutex_init (&rl->lock, NULL);
+  pthread_cond_init (&rl->released, NULL);
   rl->held = NULL;
 }
 
 void
-rangelock_destroy(struct rangelock *rl)
+rangelock_destroy (struct rangelock *rl)
 {
-  pthread_cond_destroy(&rl->released);
-  pthread_mutex_destroy(&rl->lock);
+  pthread_cond_destroy (&rl->released);
+  pthread_mutex_destroy (&rl->lock);
 }
 
 static bool
-conflicts(const struct rangelock *rl, uint64_t start, uint64_t end,
-          bool exclusive)
+conflicts (const struct rangelock *rl, uint64_t start, uint64_t end,
+           bool exclusive)
 {
   for (const struct range_hold *h = rl->held; h; h = h->next)
     if (h->start < end && start < h->end && (exclusive || h->exclusive))
@@ -28,29 +28,29 @@ conflicts(const struct rangelock *rl, uint64_t start, uint64_t end,
 }
 
 void
-rangelock_acquire(struct rangelock *rl, struct range_hold *hold, uint64_t start,
-                  uint64_t end, bool exclusive)
+rangelock_acquire (struct rangelock *rl, struct range_hold *hold,
+                   uint64_t start, uint64_t end, bool exclusive)
 {
   hold->start = start;
   hold->end = end;
   hold->exclusive = exclusive;
-  pthread_mutex_lock(&rl->lock);
-  while (conflicts(rl, start, end, exclusive))
-    pthread_cond_wait(&rl->released, &rl->lock);
+  pthread_mutex_lock (&rl->lock);
+  while (conflicts (rl, start, end, exclusive))
+    pthread_cond_wait (&rl->released, &rl->lock);
   hold->next = rl->held;
   rl->held = hold;
-  pthread_mutex_unlock(&rl->lock);
+  pthread_mutex_unlock (&rl->lock);
 }
 
 void
-rangelock_release(struct rangelock *rl, struct range_hold *hold)
+rangelock_release (struct rangelock *rl, struct range_hold *hold)
 {
-  pthread_mutex_lock(&rl->lock);
+  pthread_mutex_lock (&rl->lock);
   for (struct range_hold **p = &rl->held; *p; p = &(*p)->next)
     if (*p == hold) {
       *p = hold->next;
       break;
     }
-  pthread_cond_broadcast(&rl->released);
-  pthread_mutex_unlock(&rl->lock);
+  pthread_cond_broadcast (&rl->released);
+  pthread_mutex_unlock (&rl->lock);
 }

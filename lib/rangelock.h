@@ -24,13 +24,13 @@ struct rangelock {
   struct range_hold *held;
 };
 
-void rangelock_init(struct rangelock *rl);
-void rangelock_destroy(struct rangelock *rl);
+void rangelock_init (struct rangelock *rl);
+void rangelock_destroy (struct rangelock *rl);
 
 /* Blocks until [START, END) can be held, then holds it in HOLD. */
-void rangelock_acquire(struct rangelock *rl, struct range_hold *hold,
-                       uint64_t start, uint64_t end, bool exclusive);
+void rangelock_acquire (struct rangelock *rl, struct range_hold *hold,
+                        uint64_t start, uint64_t end, bool exclusive);
 
-void rangelock_release(struct rangelock *rl, struct range_hold *hold);
+void rangelock_release (struct rangelock *rl, struct range_hold *hold);
 
 #endif

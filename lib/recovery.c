@@ -27,7 +27,7 @@ struct collected {
 };
 
 const char *
-recovery_decision_name(enum recovery_decision d)
+recovery_decision_name (enum recovery_decision d)
 {
   switch (d) {
   case RECOVERY_NEW:
@@ -41,7 +41,7 @@ recovery_decision_name(enum recovery_decision d)
 }
 
 static int
-grow(struct collected *c, size_t more)
+grow (struct collected *c, size_t more)
 {
   size_t cap = c->cap ? c->cap : 1024;
   struct entry *e;
@@ -50,7 +50,7 @@ grow(struct collected *c, size_t more)
     cap *= 2;
   if (cap == c->cap)
     return 0;
-  e = realloc(c->entries, cap * sizeof *e);
+  e = realloc (c->entries, cap * sizeof *e);
   if (e == NULL)
     return -1;
   c->entries = e;
@@ -59,30 +59,30 @@ grow(struct collected *c, size_t more)
 }
 
 static int
-collect_record(void *opaque, uint64_t seq, const struct journal_record *rec)
+collect_record (void *opaque, uint64_t seq, const struct journal_record *rec)
 {
   struct collected *c = opaque;
   unsigned ts = c->sb->tag_size;
 
   (void)seq;
-  if (grow(c, rec->count) == -1) {
-    ni_error_set("recovery: out of memory for %zu journal entries", c->n);
+  if (grow (c, rec->count) == -1) {
+    ni_error_set ("recovery: out of memory for %zu journal entries", c->n);
     return -1;
   }
   for (uint32_t i = 0; i < rec->count; i++) {
     struct entry *e = &c->entries[c->n];
     e->sector = rec->sector + i;
     e->order = c->n++;
-    memset(e->tag, 0, sizeof e->tag);
+    memset (e->tag, 0, sizeof e->tag);
     if (rec->kind == JREC_TAGS)
-      memcpy(e->tag, rec->tags + (size_t)i * ts, ts);
+      memcpy (e->tag, rec->tags + (size_t)i * ts, ts);
   }
   c->records++;
   return 0;
 }
 
 static int
-by_sector_then_order(const void *a, const void *b)
+by_sector_then_order (const void *a, const void *b)
 {
   const struct entry *x = a, *y = b;
 
@@ -92,7 +92,7 @@ by_sector_then_order(const void *a, const void *b)
 }
 
 static bool
-all_zero(const uint8_t *p, size_t len)
+all_zero (const uint8_t *p, size_t len)
 {
   for (size_t i = 0; i < len; i++)
     if (p[i])
@@ -102,46 +102,46 @@ all_zero(const uint8_t *p, size_t len)
 
 /* Does candidate TAG accept the sector whose data hashes to COMPUTED? */
 static bool
-candidate_matches(const struct hasher *h, const uint8_t *tag,
-                  const uint8_t *computed, bool data_zero, bool at_home)
+candidate_matches (const struct hasher *h, const uint8_t *tag,
+                   const uint8_t *computed, bool data_zero, bool at_home)
 {
-  if (tag_is_unwritten(tag, hasher_alg(h)->tag_size))
+  if (tag_is_unwritten (tag, hasher_alg (h)->tag_size))
     return data_zero || at_home;
-  return hasher_tag_equal(h, tag, computed);
+  return hasher_tag_equal (h, tag, computed);
 }
 
 /* Decides one sector whose journal entries are E[0..N), oldest first. */
 static int
-decide_sector(struct backing *b, const struct superblock *sb,
-              const struct hasher *h, struct tagstore *ts,
-              const struct entry *e, size_t n, uint8_t *data,
-              enum recovery_decision *d)
+decide_sector (struct backing *b, const struct superblock *sb,
+               const struct hasher *h, struct tagstore *ts,
+               const struct entry *e, size_t n, uint8_t *data,
+               enum recovery_decision *d)
 {
   uint64_t sector = e[0].sector;
   uint8_t computed[HASH_MAX_TAG], home[HASH_MAX_TAG];
   bool zero;
 
-  if (backing_pread(b, data, sb->sector_size, sb_data_offset(sb, sector)) ==
+  if (backing_pread (b, data, sb->sector_size, sb_data_offset (sb, sector)) ==
           -1 ||
-      tagstore_get(ts, sector, 1, home) == -1) {
-    ni_error_set("%s: recovery: reading sector %" PRIu64 ": %m", b->name,
-                 sector);
+      tagstore_get (ts, sector, 1, home) == -1) {
+    ni_error_set ("%s: recovery: reading sector %" PRIu64 ": %m", b->name,
+                  sector);
     return -1;
   }
-  hasher_tag(h, sb->uuid, sector, data, sb->sector_size, computed);
-  zero = all_zero(data, sb->sector_size);
+  hasher_tag (h, sb->uuid, sector, data, sb->sector_size, computed);
+  zero = all_zero (data, sb->sector_size);
   for (size_t i = n; i-- > 0;)
-    if (candidate_matches(h, e[i].tag, computed, zero, false)) {
+    if (candidate_matches (h, e[i].tag, computed, zero, false)) {
       *d = RECOVERY_NEW;
-      return tagstore_set(ts, sector, 1, e[i].tag);
+      return tagstore_set (ts, sector, 1, e[i].tag);
     }
-  *d = candidate_matches(h, home, computed, zero, true) ? RECOVERY_OLD
-                                                        : RECOVERY_NEITHER;
+  *d = candidate_matches (h, home, computed, zero, true) ? RECOVERY_OLD
+                                                         : RECOVERY_NEITHER;
   return 0;
 }
 
 static void
-count_decision(struct recovery_report *report, enum recovery_decision d)
+count_decision (struct recovery_report *report, enum recovery_decision d)
 {
   if (d == RECOVERY_NEW)
     report->kept_new++;
@@ -152,56 +152,56 @@ count_decision(struct recovery_report *report, enum recovery_decision d)
 }
 
 static int
-decide_all(struct backing *b, const struct superblock *sb,
-           const struct hasher *h, struct tagstore *ts, struct collected *c,
-           struct recovery_report *report, recovery_sector_fn fn, void *opaque)
+decide_all (struct backing *b, const struct superblock *sb,
+            const struct hasher *h, struct tagstore *ts, struct collected *c,
+            struct recovery_report *report, recovery_sector_fn fn, void *opaque)
 {
-  uint8_t *data = malloc(sb->sector_size);
+  uint8_t *data = malloc (sb->sector_size);
 
   if (data == NULL)
     return -1;
-  qsort(c->entries, c->n, sizeof *c->entries, by_sector_then_order);
+  qsort (c->entries, c->n, sizeof *c->entries, by_sector_then_order);
   for (size_t i = 0, j; i < c->n; i = j) {
     enum recovery_decision d;
 
     for (j = i + 1; j < c->n && c->entries[j].sector == c->entries[i].sector;
          j++)
       ;
-    if (decide_sector(b, sb, h, ts, &c->entries[i], j - i, data, &d) == -1) {
-      free(data);
+    if (decide_sector (b, sb, h, ts, &c->entries[i], j - i, data, &d) == -1) {
+      free (data);
       return -1;
     }
     report->sectors++;
-    count_decision(report, d);
+    count_decision (report, d);
     if (d == RECOVERY_NEITHER)
-      ni_log(NI_LOG_WARNING,
-             "%s: sector %" PRIu64 ": recovery: data matches neither its "
-             "old nor its new tag (a torn write); it will fail "
-             "verification until it is rewritten",
-             b->name, c->entries[i].sector);
+      ni_log (NI_LOG_WARNING,
+              "%s: sector %" PRIu64 ": recovery: data matches neither its "
+              "old nor its new tag (a torn write); it will fail "
+              "verification until it is rewritten",
+              b->name, c->entries[i].sector);
     if (fn)
-      fn(opaque, c->entries[i].sector, d);
+      fn (opaque, c->entries[i].sector, d);
   }
-  free(data);
+  free (data);
   return 0;
 }
 
 int
-recovery_run(struct backing *b, const struct superblock *sb,
-             const struct hasher *h, struct tagstore *ts,
-             struct recovery_report *report, recovery_sector_fn fn,
-             void *opaque)
+recovery_run (struct backing *b, const struct superblock *sb,
+              const struct hasher *h, struct tagstore *ts,
+              struct recovery_report *report, recovery_sector_fn fn,
+              void *opaque)
 {
   struct collected c = {.sb = sb};
   int r;
 
-  memset(report, 0, sizeof *report);
-  r = journal_scan(b, sb, collect_record, &c, &report->head);
+  memset (report, 0, sizeof *report);
+  r = journal_scan (b, sb, collect_record, &c, &report->head);
   if (r == 0) {
     report->blocks = report->head - sb->journal_tail_seq;
     report->records = c.records;
-    r = decide_all(b, sb, h, ts, &c, report, fn, opaque);
+    r = decide_all (b, sb, h, ts, &c, report, fn, opaque);
   }
-  free(c.entries);
+  free (c.entries);
   return r;
 }

@@ -28,7 +28,7 @@ enum recovery_decision {
   RECOVERY_NEITHER, /* data matches no candidate (torn write) */
 };
 
-const char *recovery_decision_name(enum recovery_decision d);
+const char *recovery_decision_name (enum recovery_decision d);
 
 struct recovery_report {
   uint64_t blocks; /* valid journal blocks read */
@@ -39,13 +39,13 @@ struct recovery_report {
 };
 
 /* Called for each journaled sector with what was decided. */
-typedef void (*recovery_sector_fn)(void *opaque, uint64_t sector,
-                                   enum recovery_decision d);
+typedef void (*recovery_sector_fn) (void *opaque, uint64_t sector,
+                                    enum recovery_decision d);
 
 /* Replays the journal of the disk into TS.  FN may be NULL. */
-int recovery_run(struct backing *b, const struct superblock *sb,
-                 const struct hasher *h, struct tagstore *ts,
-                 struct recovery_report *report, recovery_sector_fn fn,
-                 void *opaque);
+int recovery_run (struct backing *b, const struct superblock *sb,
+                  const struct hasher *h, struct tagstore *ts,
+                  struct recovery_report *report, recovery_sector_fn fn,
+                  void *opaque);
 
 #endif

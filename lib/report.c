@@ -7,48 +7,48 @@
 static __thread char last_error[512];
 
 static void
-log_to_stderr(enum ni_log_level level, const char *msg)
+log_to_stderr (enum ni_log_level level, const char *msg)
 {
   if (level != NI_LOG_DEBUG)
-    fprintf(stderr, "%s\n", msg);
+    fprintf (stderr, "%s\n", msg);
 }
 
 static ni_log_fn log_fn = log_to_stderr;
 
 void
-ni_error_set(const char *fmt, ...)
+ni_error_set (const char *fmt, ...)
 {
   int saved_errno = errno;
   va_list ap;
 
-  va_start(ap, fmt);
-  vsnprintf(last_error, sizeof last_error, fmt, ap);
-  va_end(ap);
+  va_start (ap, fmt);
+  vsnprintf (last_error, sizeof last_error, fmt, ap);
+  va_end (ap);
   errno = saved_errno;
 }
 
 const char *
-ni_error(void)
+ni_error (void)
 {
   return last_error[0] ? last_error : "unknown error";
 }
 
 void
-ni_log_set(ni_log_fn fn)
+ni_log_set (ni_log_fn fn)
 {
   log_fn = fn ? fn : log_to_stderr;
 }
 
 void
-ni_log(enum ni_log_level level, const char *fmt, ...)
+ni_log (enum ni_log_level level, const char *fmt, ...)
 {
   int saved_errno = errno;
   char msg[512];
   va_list ap;
 
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  log_fn(level, msg);
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  log_fn (level, msg);
   errno = saved_errno;
 }

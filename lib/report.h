@@ -14,20 +14,21 @@
 
 enum ni_log_level { NI_LOG_DEBUG, NI_LOG_INFO, NI_LOG_WARNING, NI_LOG_ERROR };
 
-typedef void (*ni_log_fn)(enum ni_log_level level, const char *msg);
+typedef void (*ni_log_fn) (enum ni_log_level level, const char *msg);
 
 /* Records the message ni_error() returns in this thread. Keeps errno. */
-void ni_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ni_error_set (const char *fmt, ...)
+    __attribute__ ((format (printf, 1, 2)));
 
 /* The last message recorded by ni_error_set in this thread. */
-const char *ni_error(void);
+const char *ni_error (void);
 
 /* Installs the log function (default: stderr). Not thread-safe: call once
  * at start-up. */
-void ni_log_set(ni_log_fn fn);
+void ni_log_set (ni_log_fn fn);
 
 /* Sends a message to the log function. Keeps errno. */
-void ni_log(enum ni_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void ni_log (enum ni_log_level level, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
 
 #endif

@@ -15,61 +15,61 @@
 #define MODE_MAX 3
 
 void
-sb_encode(const struct superblock *sb, uint8_t block[SB_BLOCK])
+sb_encode (const struct superblock *sb, uint8_t block[SB_BLOCK])
 {
-  memset(block, 0, SB_BLOCK);
-  memcpy(block, SB_MAGIC, 8);
-  le32_put(block + 8, sb->version);
-  le32_put(block + 12, sb->features);
-  memcpy(block + 16, sb->uuid, DISK_UUID_SIZE);
-  le32_put(block + 32, sb->sector_size);
-  le32_put(block + 36, sb->hash_id);
-  memcpy(block + 40, sb->hash_name, strnlen(sb->hash_name, 31));
-  le32_put(block + 72, sb->tag_size);
-  le32_put(block + 76, sb->state);
-  le32_put(block + 80, sb->mode);
-  le64_put(block + 88, sb->data_sectors);
-  le64_put(block + 96, sb->journal_offset);
-  le64_put(block + 104, sb->journal_size);
-  le64_put(block + 112, sb->zones_offset);
-  le32_put(block + 120, sb->zone_sectors);
-  le32_put(block + 124, sb->tag_run_bytes);
-  le64_put(block + 128, sb->disk_size);
-  le64_put(block + 136, sb->journal_tail_seq);
-  le64_put(block + 144, sb->generation);
-  le64_put(block + 152, sb->format_time);
-  memcpy(block + 160, sb->key_check, HASH_KEY_CHECK_SIZE);
-  le32_put(block + SB_CRC_OFFSET, crc32c(0, block, SB_CRC_OFFSET));
+  memset (block, 0, SB_BLOCK);
+  memcpy (block, SB_MAGIC, 8);
+  le32_put (block + 8, sb->version);
+  le32_put (block + 12, sb->features);
+  memcpy (block + 16, sb->uuid, DISK_UUID_SIZE);
+  le32_put (block + 32, sb->sector_size);
+  le32_put (block + 36, sb->hash_id);
+  memcpy (block + 40, sb->hash_name, strnlen (sb->hash_name, 31));
+  le32_put (block + 72, sb->tag_size);
+  le32_put (block + 76, sb->state);
+  le32_put (block + 80, sb->mode);
+  le64_put (block + 88, sb->data_sectors);
+  le64_put (block + 96, sb->journal_offset);
+  le64_put (block + 104, sb->journal_size);
+  le64_put (block + 112, sb->zones_offset);
+  le32_put (block + 120, sb->zone_sectors);
+  le32_put (block + 124, sb->tag_run_bytes);
+  le64_put (block + 128, sb->disk_size);
+  le64_put (block + 136, sb->journal_tail_seq);
+  le64_put (block + 144, sb->generation);
+  le64_put (block + 152, sb->format_time);
+  memcpy (block + 160, sb->key_check, HASH_KEY_CHECK_SIZE);
+  le32_put (block + SB_CRC_OFFSET, crc32c (0, block, SB_CRC_OFFSET));
 }
 
 static void
-sb_decode_fields(const uint8_t *block, struct superblock *sb)
+sb_decode_fields (const uint8_t *block, struct superblock *sb)
 {
-  memset(sb, 0, sizeof *sb);
-  sb->version = le32_get(block + 8);
-  sb->features = le32_get(block + 12);
-  memcpy(sb->uuid, block + 16, DISK_UUID_SIZE);
-  sb->sector_size = le32_get(block + 32);
-  sb->hash_id = le32_get(block + 36);
-  memcpy(sb->hash_name, block + 40, 31);
-  sb->tag_size = le32_get(block + 72);
-  sb->state = le32_get(block + 76);
-  sb->mode = le32_get(block + 80);
-  sb->data_sectors = le64_get(block + 88);
-  sb->journal_offset = le64_get(block + 96);
-  sb->journal_size = le64_get(block + 104);
-  sb->zones_offset = le64_get(block + 112);
-  sb->zone_sectors = le32_get(block + 120);
-  sb->tag_run_bytes = le32_get(block + 124);
-  sb->disk_size = le64_get(block + 128);
-  sb->journal_tail_seq = le64_get(block + 136);
-  sb->generation = le64_get(block + 144);
-  sb->format_time = le64_get(block + 152);
-  memcpy(sb->key_check, block + 160, HASH_KEY_CHECK_SIZE);
+  memset (sb, 0, sizeof *sb);
+  sb->version = le32_get (block + 8);
+  sb->features = le32_get (block + 12);
+  memcpy (sb->uuid, block + 16, DISK_UUID_SIZE);
+  sb->sector_size = le32_get (block + 32);
+  sb->hash_id = le32_get (block + 36);
+  memcpy (sb->hash_name, block + 40, 31);
+  sb->tag_size = le32_get (block + 72);
+  sb->state = le32_get (block + 76);
+  sb->mode = le32_get (block + 80);
+  sb->data_sectors = le64_get (block + 88);
+  sb->journal_offset = le64_get (block + 96);
+  sb->journal_size = le64_get (block + 104);
+  sb->zones_offset = le64_get (block + 112);
+  sb->zone_sectors = le32_get (block + 120);
+  sb->tag_run_bytes = le32_get (block + 124);
+  sb->disk_size = le64_get (block + 128);
+  sb->journal_tail_seq = le64_get (block + 136);
+  sb->generation = le64_get (block + 144);
+  sb->format_time = le64_get (block + 152);
+  memcpy (sb->key_check, block + 160, HASH_KEY_CHECK_SIZE);
 }
 
 static uint32_t
-tag_run_bytes_for(uint32_t zone_sectors, uint32_t tag_size)
+tag_run_bytes_for (uint32_t zone_sectors, uint32_t tag_size)
 {
   uint64_t bytes = (uint64_t)zone_sectors * tag_size;
 
@@ -77,18 +77,18 @@ tag_run_bytes_for(uint32_t zone_sectors, uint32_t tag_size)
 }
 
 static uint64_t
-zone_stride(const struct superblock *sb)
+zone_stride (const struct superblock *sb)
 {
   return sb->tag_run_bytes + (uint64_t)sb->zone_sectors * sb->sector_size;
 }
 
 /* The bytes a disk with sb's layout and data_sectors occupies. */
 static uint64_t
-layout_disk_size(const struct superblock *sb)
+layout_disk_size (const struct superblock *sb)
 {
   uint64_t full = sb->data_sectors / sb->zone_sectors;
   uint64_t partial = sb->data_sectors % sb->zone_sectors;
-  uint64_t size = sb->zones_offset + full * zone_stride(sb);
+  uint64_t size = sb->zones_offset + full * zone_stride (sb);
 
   if (partial)
     size += sb->tag_run_bytes + partial * sb->sector_size;
@@ -97,9 +97,9 @@ layout_disk_size(const struct superblock *sb)
 
 /* Checks one decoded copy's fields; sets *WHY to what is wrong. */
 static bool
-sb_fields_valid(const struct superblock *sb, const char **why)
+sb_fields_valid (const struct superblock *sb, const char **why)
 {
-  const struct hash_alg *alg = hash_by_id(sb->hash_id);
+  const struct hash_alg *alg = hash_by_id (sb->hash_id);
 
   *why = NULL;
   if (sb->version != SB_VERSION)
@@ -110,7 +110,7 @@ sb_fields_valid(const struct superblock *sb, const char **why)
     *why = "sector size is neither 512 nor 4096";
   else if (alg == NULL)
     *why = "unknown hash algorithm id";
-  else if (strcmp(alg->name, sb->hash_name) != 0)
+  else if (strcmp (alg->name, sb->hash_name) != 0)
     *why = "hash algorithm name does not match its id";
   else if (sb->tag_size != alg->tag_size)
     *why = "tag size does not match the hash algorithm";
@@ -125,32 +125,32 @@ sb_fields_valid(const struct superblock *sb, const char **why)
     *why = "data zones overlap the journal";
   else if (sb->zone_sectors != ZONE_DATA_BYTES / sb->sector_size ||
            sb->tag_run_bytes !=
-               tag_run_bytes_for(sb->zone_sectors, sb->tag_size))
+               tag_run_bytes_for (sb->zone_sectors, sb->tag_size))
     *why = "zone geometry does not match the sector and tag sizes";
   else if (sb->data_sectors == 0 || sb->data_sectors > (UINT64_MAX >> 13) ||
-           layout_disk_size(sb) != sb->disk_size)
+           layout_disk_size (sb) != sb->disk_size)
     *why = "data size does not match the disk size";
   return *why == NULL;
 }
 
 int
-sb_decode(const uint8_t block[SB_BLOCK], struct superblock *sb)
+sb_decode (const uint8_t block[SB_BLOCK], struct superblock *sb)
 {
   const char *why;
 
-  if (memcmp(block, SB_MAGIC, 8) != 0) {
-    ni_error_set("no nbd-integrity superblock (bad magic)");
+  if (memcmp (block, SB_MAGIC, 8) != 0) {
+    ni_error_set ("no nbd-integrity superblock (bad magic)");
     errno = EUCLEAN;
     return -1;
   }
-  if (le32_get(block + SB_CRC_OFFSET) != crc32c(0, block, SB_CRC_OFFSET)) {
-    ni_error_set("superblock checksum does not match");
+  if (le32_get (block + SB_CRC_OFFSET) != crc32c (0, block, SB_CRC_OFFSET)) {
+    ni_error_set ("superblock checksum does not match");
     errno = EUCLEAN;
     return -1;
   }
-  sb_decode_fields(block, sb);
-  if (!sb_fields_valid(sb, &why)) {
-    ni_error_set("superblock is inconsistent: %s", why);
+  sb_decode_fields (block, sb);
+  if (!sb_fields_valid (sb, &why)) {
+    ni_error_set ("superblock is inconsistent: %s", why);
     errno = EUCLEAN;
     return -1;
   }
@@ -159,17 +159,17 @@ sb_decode(const uint8_t block[SB_BLOCK], struct superblock *sb)
 
 /* Reads copy I.  On failure *WHY holds what was wrong with it. */
 static int
-sb_read_copy(struct backing *b, int i, struct superblock *sb, char *why,
-             size_t why_len)
+sb_read_copy (struct backing *b, int i, struct superblock *sb, char *why,
+              size_t why_len)
 {
   uint8_t block[SB_BLOCK];
 
-  if (backing_pread(b, block, SB_BLOCK, (uint64_t)i * SB_BLOCK) == -1) {
-    snprintf(why, why_len, "read: %s", strerror(errno));
+  if (backing_pread (b, block, SB_BLOCK, (uint64_t)i * SB_BLOCK) == -1) {
+    snprintf (why, why_len, "read: %s", strerror (errno));
     return -1;
   }
-  if (sb_decode(block, sb) == -1) {
-    snprintf(why, why_len, "%s", ni_error());
+  if (sb_decode (block, sb) == -1) {
+    snprintf (why, why_len, "%s", ni_error ());
     return -1;
   }
   sb->copy = i;
@@ -177,19 +177,19 @@ sb_read_copy(struct backing *b, int i, struct superblock *sb, char *why,
 }
 
 int
-sb_read(struct backing *b, struct superblock *sb)
+sb_read (struct backing *b, struct superblock *sb)
 {
   struct superblock copies[SB_COPIES];
   char why[SB_COPIES][256];
   bool ok[SB_COPIES];
 
   for (int i = 0; i < SB_COPIES; i++)
-    ok[i] = sb_read_copy(b, i, &copies[i], why[i], sizeof why[i]) == 0;
+    ok[i] = sb_read_copy (b, i, &copies[i], why[i], sizeof why[i]) == 0;
   if (!ok[0] && !ok[1]) {
-    ni_error_set("%s: no valid superblock (copy 0: %s; copy 1: %s); it is "
-                 "not an nbd-integrity disk or both superblocks are "
-                 "damaged",
-                 b->name, why[0], why[1]);
+    ni_error_set ("%s: no valid superblock (copy 0: %s; copy 1: %s); it is "
+                  "not an nbd-integrity disk or both superblocks are "
+                  "damaged",
+                  b->name, why[0], why[1]);
     errno = EUCLEAN;
     return -1;
   }
@@ -201,17 +201,17 @@ sb_read(struct backing *b, struct superblock *sb)
 }
 
 int
-sb_write(struct backing *b, struct superblock *sb)
+sb_write (struct backing *b, struct superblock *sb)
 {
   uint8_t block[SB_BLOCK];
   int target = 1 - sb->copy;
 
   sb->generation++;
-  sb_encode(sb, block);
-  if (backing_pwrite(b, block, SB_BLOCK, (uint64_t)target * SB_BLOCK,
-                     BACKING_DSYNC) == -1) {
+  sb_encode (sb, block);
+  if (backing_pwrite (b, block, SB_BLOCK, (uint64_t)target * SB_BLOCK,
+                      BACKING_DSYNC) == -1) {
     sb->generation--;
-    ni_error_set("%s: writing superblock copy %d: %m", b->name, target);
+    ni_error_set ("%s: writing superblock copy %d: %m", b->name, target);
     return -1;
   }
   sb->copy = target;
@@ -219,7 +219,7 @@ sb_write(struct backing *b, struct superblock *sb)
 }
 
 static uint64_t
-default_journal_size(uint64_t disk_size)
+default_journal_size (uint64_t disk_size)
 {
   uint64_t size = disk_size / 128 / SB_BLOCK * SB_BLOCK;
 
@@ -229,16 +229,16 @@ default_journal_size(uint64_t disk_size)
 }
 
 int
-sb_layout(struct superblock *sb, uint64_t disk_size, uint64_t journal_size)
+sb_layout (struct superblock *sb, uint64_t disk_size, uint64_t journal_size)
 {
   uint64_t stride, avail, rem;
 
   if (journal_size == 0)
-    journal_size = default_journal_size(disk_size);
+    journal_size = default_journal_size (disk_size);
   if (journal_size % SB_BLOCK || journal_size < JOURNAL_MIN ||
       journal_size > JOURNAL_MAX) {
-    ni_error_set("journal size must be a multiple of 4096 from 1 MiB to "
-                 "64 MiB");
+    ni_error_set ("journal size must be a multiple of 4096 from 1 MiB to "
+                  "64 MiB");
     errno = EINVAL;
     return -1;
   }
@@ -246,64 +246,64 @@ sb_layout(struct superblock *sb, uint64_t disk_size, uint64_t journal_size)
   sb->journal_size = journal_size;
   sb->zones_offset = sb->journal_offset + journal_size;
   sb->zone_sectors = ZONE_DATA_BYTES / sb->sector_size;
-  sb->tag_run_bytes = tag_run_bytes_for(sb->zone_sectors, sb->tag_size);
-  stride = zone_stride(sb);
+  sb->tag_run_bytes = tag_run_bytes_for (sb->zone_sectors, sb->tag_size);
+  stride = zone_stride (sb);
   avail = disk_size > sb->zones_offset ? disk_size - sb->zones_offset : 0;
   rem = avail % stride;
   sb->data_sectors = avail / stride * sb->zone_sectors;
   if (rem > sb->tag_run_bytes)
     sb->data_sectors += (rem - sb->tag_run_bytes) / sb->sector_size;
   if (sb->data_sectors == 0) {
-    ni_error_set("disk of %" PRIu64 " bytes is too small: it needs room "
-                 "for the superblocks, a %" PRIu64 "-byte journal and at "
-                 "least one data sector",
-                 disk_size, journal_size);
+    ni_error_set ("disk of %" PRIu64 " bytes is too small: it needs room "
+                  "for the superblocks, a %" PRIu64 "-byte journal and at "
+                  "least one data sector",
+                  disk_size, journal_size);
     errno = ENOSPC;
     return -1;
   }
-  sb->disk_size = layout_disk_size(sb);
+  sb->disk_size = layout_disk_size (sb);
   return 0;
 }
 
 uint64_t
-sb_zone_offset(const struct superblock *sb, uint64_t zone)
+sb_zone_offset (const struct superblock *sb, uint64_t zone)
 {
-  return sb->zones_offset + zone * zone_stride(sb);
+  return sb->zones_offset + zone * zone_stride (sb);
 }
 
 uint64_t
-sb_data_offset(const struct superblock *sb, uint64_t sector)
+sb_data_offset (const struct superblock *sb, uint64_t sector)
 {
   uint64_t zone = sector / sb->zone_sectors;
   uint64_t within = sector % sb->zone_sectors;
 
-  return sb_zone_offset(sb, zone) + sb->tag_run_bytes +
+  return sb_zone_offset (sb, zone) + sb->tag_run_bytes +
          within * sb->sector_size;
 }
 
 uint64_t
-sb_tag_offset(const struct superblock *sb, uint64_t sector)
+sb_tag_offset (const struct superblock *sb, uint64_t sector)
 {
   uint64_t zone = sector / sb->zone_sectors;
   uint64_t within = sector % sb->zone_sectors;
 
-  return sb_zone_offset(sb, zone) + within * sb->tag_size;
+  return sb_zone_offset (sb, zone) + within * sb->tag_size;
 }
 
 uint64_t
-sb_zone_remaining(const struct superblock *sb, uint64_t sector)
+sb_zone_remaining (const struct superblock *sb, uint64_t sector)
 {
   return sb->zone_sectors - sector % sb->zone_sectors;
 }
 
 uint64_t
-sb_zone_count(const struct superblock *sb)
+sb_zone_count (const struct superblock *sb)
 {
   return (sb->data_sectors + sb->zone_sectors - 1) / sb->zone_sectors;
 }
 
 uint64_t
-sb_journal_blocks(const struct superblock *sb)
+sb_journal_blocks (const struct superblock *sb)
 {
   return sb->journal_size / SB_BLOCK;
 }

@@ -71,42 +71,43 @@ struct superblock {
 };
 
 /* Serialises SB into one 4 KiB block, checksum included. */
-void sb_encode(const struct superblock *sb, uint8_t block[SB_BLOCK]);
+void sb_encode (const struct superblock *sb, uint8_t block[SB_BLOCK]);
 
 /* Parses and validates one copy.  -1 with errno EUCLEAN and ni_error()
  * saying what is wrong with it. */
-int sb_decode(const uint8_t block[SB_BLOCK], struct superblock *sb);
+int sb_decode (const uint8_t block[SB_BLOCK], struct superblock *sb);
 
 /* Reads both copies and keeps the newest valid one.  Fails, with
  * ni_error() describing each copy, only if neither is valid. */
-int sb_read(struct backing *b, struct superblock *sb);
+int sb_read (struct backing *b, struct superblock *sb);
 
 /* Writes SB as the next generation into the older copy and makes it
  * durable. */
-int sb_write(struct backing *b, struct superblock *sb);
+int sb_write (struct backing *b, struct superblock *sb);
 
 /* Fills in the layout (journal, zones, data_sectors, disk_size) of a disk
  * of DISK_SIZE bytes from sector_size, tag_size and JOURNAL_SIZE (0 for
  * the default).  -1 with ni_error() if the disk is too small. */
-int sb_layout(struct superblock *sb, uint64_t disk_size, uint64_t journal_size);
+int sb_layout (struct superblock *sb, uint64_t disk_size,
+               uint64_t journal_size);
 
 /* Byte offset of SECTOR's data on the backing disk. */
-uint64_t sb_data_offset(const struct superblock *sb, uint64_t sector);
+uint64_t sb_data_offset (const struct superblock *sb, uint64_t sector);
 
 /* Byte offset of SECTOR's tag on the backing disk. */
-uint64_t sb_tag_offset(const struct superblock *sb, uint64_t sector);
+uint64_t sb_tag_offset (const struct superblock *sb, uint64_t sector);
 
 /* Number of sectors from SECTOR to the end of its zone (how far its data
  * is contiguous on the backing disk). */
-uint64_t sb_zone_remaining(const struct superblock *sb, uint64_t sector);
+uint64_t sb_zone_remaining (const struct superblock *sb, uint64_t sector);
 
 /* Number of zones, the last one possibly partial. */
-uint64_t sb_zone_count(const struct superblock *sb);
+uint64_t sb_zone_count (const struct superblock *sb);
 
 /* Byte offset of zone Z's tag run. */
-uint64_t sb_zone_offset(const struct superblock *sb, uint64_t zone);
+uint64_t sb_zone_offset (const struct superblock *sb, uint64_t zone);
 
 /* Journal capacity in blocks. */
-uint64_t sb_journal_blocks(const struct superblock *sb);
+uint64_t sb_journal_blocks (const struct superblock *sb);
 
 #endif

@@ -34,53 +34,54 @@ struct tagstore {
 };
 
 struct tagstore *
-tagstore_new(struct backing *b, const struct superblock *sb, size_t cache_bytes)
+tagstore_new (struct backing *b, const struct superblock *sb,
+              size_t cache_bytes)
 {
-  struct tagstore *ts = calloc(1, sizeof *ts);
+  struct tagstore *ts = calloc (1, sizeof *ts);
 
   if (ts == NULL)
     return NULL;
   ts->b = b;
   ts->sb = *sb;
   ts->blocks_per_run = sb->tag_run_bytes / SB_BLOCK;
-  ts->nr_blocks = sb_zone_count(sb) * ts->blocks_per_run;
+  ts->nr_blocks = sb_zone_count (sb) * ts->blocks_per_run;
   if (cache_bytes == 0)
     cache_bytes = DEFAULT_CACHE_BYTES;
-  ts->max_loaded = cache_bytes / sizeof(struct tagblock);
+  ts->max_loaded = cache_bytes / sizeof (struct tagblock);
   if (ts->max_loaded < 16)
     ts->max_loaded = 16;
-  ts->blocks = calloc(ts->nr_blocks, sizeof *ts->blocks);
+  ts->blocks = calloc (ts->nr_blocks, sizeof *ts->blocks);
   if (ts->blocks == NULL) {
-    free(ts);
+    free (ts);
     return NULL;
   }
-  pthread_mutex_init(&ts->lock, NULL);
+  pthread_mutex_init (&ts->lock, NULL);
   return ts;
 }
 
 void
-tagstore_free(struct tagstore *ts)
+tagstore_free (struct tagstore *ts)
 {
   if (ts == NULL)
     return;
   for (uint64_t i = 0; i < ts->nr_blocks; i++)
-    free(ts->blocks[i]);
-  free(ts->blocks);
-  pthread_mutex_destroy(&ts->lock);
-  free(ts);
+    free (ts->blocks[i]);
+  free (ts->blocks);
+  pthread_mutex_destroy (&ts->lock);
+  free (ts);
 }
 
 static uint64_t
-block_home(const struct tagstore *ts, uint64_t idx)
+block_home (const struct tagstore *ts, uint64_t idx)
 {
-  return sb_zone_offset(&ts->sb, idx / ts->blocks_per_run) +
+  return sb_zone_offset (&ts->sb, idx / ts->blocks_per_run) +
          idx % ts->blocks_per_run * SB_BLOCK;
 }
 
 /* Evicts clean, unreferenced blocks (not KEEP) until within the cap.
  * Dirty blocks stay: the cache may exceed its cap until a checkpoint. */
 static void
-evict_locked(struct tagstore *ts, uint64_t keep)
+evict_locked (struct tagstore *ts, uint64_t keep)
 {
   uint64_t steps = 2 * ts->nr_blocks;
 
@@ -95,7 +96,7 @@ evict_locked(struct tagstore *ts, uint64_t keep)
       tb->referenced = false;
       continue;
     }
-    free(tb);
+    free (tb);
     ts->blocks[i] = NULL;
     ts->nr_loaded--;
   }
@@ -104,28 +105,29 @@ evict_locked(struct tagstore *ts, uint64_t keep)
 /* Returns tag block IDX, loading it if needed.  Called and returns with
  * the lock held, but drops it while reading from the disk. */
 static struct tagblock *
-tagblock_get_locked(struct tagstore *ts, uint64_t idx)
+tagblock_get_locked (struct tagstore *ts, uint64_t idx)
 {
   while (ts->blocks[idx] == NULL) {
     struct tagblock *tb;
     int r;
 
-    pthread_mutex_unlock(&ts->lock);
-    tb = calloc(1, sizeof *tb);
-    r = tb ? backing_pread(ts->b, tb->tags, SB_BLOCK, block_home(ts, idx)) : -1;
-    pthread_mutex_lock(&ts->lock);
+    pthread_mutex_unlock (&ts->lock);
+    tb = calloc (1, sizeof *tb);
+    r = tb ? backing_pread (ts->b, tb->tags, SB_BLOCK, block_home (ts, idx))
+           : -1;
+    pthread_mutex_lock (&ts->lock);
     if (r == -1) {
-      ni_error_set("%s: reading tag block at byte %" PRIu64 ": %m", ts->b->name,
-                   block_home(ts, idx));
-      free(tb);
+      ni_error_set ("%s: reading tag block at byte %" PRIu64 ": %m",
+                    ts->b->name, block_home (ts, idx));
+      free (tb);
       return NULL;
     }
     if (ts->blocks[idx] == NULL) {
       ts->blocks[idx] = tb;
       ts->nr_loaded++;
-      evict_locked(ts, idx);
+      evict_locked (ts, idx);
     } else
-      free(tb); /* another thread loaded it meanwhile */
+      free (tb); /* another thread loaded it meanwhile */
   }
   ts->blocks[idx]->referenced = true;
   return ts->blocks[idx];
@@ -134,14 +136,14 @@ tagblock_get_locked(struct tagstore *ts, uint64_t idx)
 /* Copies tags between the store and TAGS (or zeroes them) for sectors
  * [SECTOR, SECTOR+N), one tag block at a time. */
 static int
-tagstore_access(struct tagstore *ts, uint64_t sector, uint64_t n, uint8_t *out,
-                const uint8_t *in, bool set)
+tagstore_access (struct tagstore *ts, uint64_t sector, uint64_t n, uint8_t *out,
+                 const uint8_t *in, bool set)
 {
   const struct superblock *sb = &ts->sb;
   uint32_t per_block = SB_BLOCK / sb->tag_size;
   int r = 0;
 
-  pthread_mutex_lock(&ts->lock);
+  pthread_mutex_lock (&ts->lock);
   while (n > 0) {
     uint64_t zone = sector / sb->zone_sectors;
     uint64_t within = sector % sb->zone_sectors;
@@ -153,87 +155,87 @@ tagstore_access(struct tagstore *ts, uint64_t sector, uint64_t n, uint8_t *out,
 
     if (count > n)
       count = n;
-    if (count > sb_zone_remaining(sb, sector))
-      count = sb_zone_remaining(sb, sector);
+    if (count > sb_zone_remaining (sb, sector))
+      count = sb_zone_remaining (sb, sector);
     bytes = count * sb->tag_size;
-    tb = tagblock_get_locked(ts, idx);
+    tb = tagblock_get_locked (ts, idx);
     if (tb == NULL) {
       r = -1;
       break;
     }
     if (!set)
-      memcpy(out, tb->tags + off, bytes), out += bytes;
+      memcpy (out, tb->tags + off, bytes), out += bytes;
     else {
       if (in)
-        memcpy(tb->tags + off, in, bytes), in += bytes;
+        memcpy (tb->tags + off, in, bytes), in += bytes;
       else
-        memset(tb->tags + off, 0, bytes);
+        memset (tb->tags + off, 0, bytes);
       ts->nr_dirty += !tb->dirty;
       tb->dirty = true;
     }
     sector += count;
     n -= count;
   }
-  pthread_mutex_unlock(&ts->lock);
+  pthread_mutex_unlock (&ts->lock);
   return r;
 }
 
 int
-tagstore_get(struct tagstore *ts, uint64_t sector, uint64_t n, uint8_t *tags)
+tagstore_get (struct tagstore *ts, uint64_t sector, uint64_t n, uint8_t *tags)
 {
-  return tagstore_access(ts, sector, n, tags, NULL, false);
+  return tagstore_access (ts, sector, n, tags, NULL, false);
 }
 
 int
-tagstore_set(struct tagstore *ts, uint64_t sector, uint64_t n,
-             const uint8_t *tags)
+tagstore_set (struct tagstore *ts, uint64_t sector, uint64_t n,
+              const uint8_t *tags)
 {
-  return tagstore_access(ts, sector, n, NULL, tags, true);
+  return tagstore_access (ts, sector, n, NULL, tags, true);
 }
 
 /* Finds the next dirty block from *IDX, copies it into BUF and marks it
  * clean.  Returns false when there is none. */
 static bool
-take_dirty(struct tagstore *ts, uint64_t *idx, uint8_t *buf)
+take_dirty (struct tagstore *ts, uint64_t *idx, uint8_t *buf)
 {
   bool found = false;
 
-  pthread_mutex_lock(&ts->lock);
+  pthread_mutex_lock (&ts->lock);
   for (; *idx < ts->nr_blocks; ++*idx) {
     struct tagblock *tb = ts->blocks[*idx];
     if (tb && tb->dirty) {
-      memcpy(buf, tb->tags, SB_BLOCK);
+      memcpy (buf, tb->tags, SB_BLOCK);
       tb->dirty = false;
       ts->nr_dirty--;
       found = true;
       break;
     }
   }
-  pthread_mutex_unlock(&ts->lock);
+  pthread_mutex_unlock (&ts->lock);
   return found;
 }
 
 static void
-mark_dirty(struct tagstore *ts, uint64_t idx)
+mark_dirty (struct tagstore *ts, uint64_t idx)
 {
-  pthread_mutex_lock(&ts->lock);
+  pthread_mutex_lock (&ts->lock);
   if (ts->blocks[idx] && !ts->blocks[idx]->dirty) {
     ts->blocks[idx]->dirty = true;
     ts->nr_dirty++;
   }
-  pthread_mutex_unlock(&ts->lock);
+  pthread_mutex_unlock (&ts->lock);
 }
 
 int
-tagstore_writeback(struct tagstore *ts)
+tagstore_writeback (struct tagstore *ts)
 {
   uint8_t buf[SB_BLOCK];
 
-  for (uint64_t idx = 0; take_dirty(ts, &idx, buf); idx++) {
-    if (backing_pwrite(ts->b, buf, SB_BLOCK, block_home(ts, idx), 0) == -1) {
-      ni_error_set("%s: writing tags home at byte %" PRIu64 ": %m", ts->b->name,
-                   block_home(ts, idx));
-      mark_dirty(ts, idx);
+  for (uint64_t idx = 0; take_dirty (ts, &idx, buf); idx++) {
+    if (backing_pwrite (ts->b, buf, SB_BLOCK, block_home (ts, idx), 0) == -1) {
+      ni_error_set ("%s: writing tags home at byte %" PRIu64 ": %m",
+                    ts->b->name, block_home (ts, idx));
+      mark_dirty (ts, idx);
       return -1;
     }
   }
@@ -241,12 +243,12 @@ tagstore_writeback(struct tagstore *ts)
 }
 
 size_t
-tagstore_dirty(struct tagstore *ts)
+tagstore_dirty (struct tagstore *ts)
 {
   size_t n;
 
-  pthread_mutex_lock(&ts->lock);
+  pthread_mutex_lock (&ts->lock);
   n = ts->nr_dirty;
-  pthread_mutex_unlock(&ts->lock);
+  pthread_mutex_unlock (&ts->lock);
   return n;
 }

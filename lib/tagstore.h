@@ -21,24 +21,24 @@ struct tagstore;
 
 /* A store over B's tag runs, caching up to CACHE_BYTES of tag blocks (0
  * for the default, 64 MiB).  NULL with errno on failure. */
-struct tagstore *tagstore_new(struct backing *b, const struct superblock *sb,
-                              size_t cache_bytes);
+struct tagstore *tagstore_new (struct backing *b, const struct superblock *sb,
+                               size_t cache_bytes);
 
-void tagstore_free(struct tagstore *ts);
+void tagstore_free (struct tagstore *ts);
 
 /* Copies the tags of sectors [SECTOR, SECTOR+N) into TAGS. */
-int tagstore_get(struct tagstore *ts, uint64_t sector, uint64_t n,
-                 uint8_t *tags);
+int tagstore_get (struct tagstore *ts, uint64_t sector, uint64_t n,
+                  uint8_t *tags);
 
 /* Sets the tags of sectors [SECTOR, SECTOR+N) from TAGS, or to the
  * unwritten tag if TAGS is NULL. */
-int tagstore_set(struct tagstore *ts, uint64_t sector, uint64_t n,
-                 const uint8_t *tags);
+int tagstore_set (struct tagstore *ts, uint64_t sector, uint64_t n,
+                  const uint8_t *tags);
 
 /* Writes every dirty block home (not synced). */
-int tagstore_writeback(struct tagstore *ts);
+int tagstore_writeback (struct tagstore *ts);
 
 /* Number of dirty tag blocks. */
-size_t tagstore_dirty(struct tagstore *ts);
+size_t tagstore_dirty (struct tagstore *ts);
 
 #endif

@@ -28,61 +28,61 @@ static int64_t tag_cache;
 static struct disk *disk;
 
 static void
-log_to_nbdkit(enum ni_log_level level, const char *msg)
+log_to_nbdkit (enum ni_log_level level, const char *msg)
 {
   if (level == NI_LOG_DEBUG || level == NI_LOG_INFO)
-    nbdkit_debug("%s", msg);
+    nbdkit_debug ("%s", msg);
   else
-    nbdkit_error("%s", msg);
+    nbdkit_error ("%s", msg);
 }
 
 static void
-integrity_load(void)
+integrity_load (void)
 {
-  ni_log_set(log_to_nbdkit);
+  ni_log_set (log_to_nbdkit);
 }
 
 static void
-integrity_unload(void)
+integrity_unload (void)
 {
-  free(filename);
-  free(keyfile);
-  free(hash);
+  free (filename);
+  free (keyfile);
+  free (hash);
 }
 
 static int
-set_path(char **dst, const char *value)
+set_path (char **dst, const char *value)
 {
-  free(*dst);
-  *dst = nbdkit_absolute_path(value);
+  free (*dst);
+  *dst = nbdkit_absolute_path (value);
   return *dst ? 0 : -1;
 }
 
 static int
-integrity_config(const char *key, const char *value)
+integrity_config (const char *key, const char *value)
 {
-  if (strcmp(key, "file") == 0)
-    return set_path(&filename, value);
-  if (strcmp(key, "keyfile") == 0)
-    return set_path(&keyfile, value);
-  if (strcmp(key, "hash") == 0) {
-    free(hash);
-    hash = strdup(value);
+  if (strcmp (key, "file") == 0)
+    return set_path (&filename, value);
+  if (strcmp (key, "keyfile") == 0)
+    return set_path (&keyfile, value);
+  if (strcmp (key, "hash") == 0) {
+    free (hash);
+    hash = strdup (value);
     return hash ? 0 : -1;
   }
-  if (strcmp(key, "tag-cache") == 0) {
-    tag_cache = nbdkit_parse_size(value);
+  if (strcmp (key, "tag-cache") == 0) {
+    tag_cache = nbdkit_parse_size (value);
     return tag_cache == -1 ? -1 : 0;
   }
-  nbdkit_error("unknown parameter '%s'", key);
+  nbdkit_error ("unknown parameter '%s'", key);
   return -1;
 }
 
 static int
-integrity_config_complete(void)
+integrity_config_complete (void)
 {
   if (filename == NULL) {
-    nbdkit_error("you must give the disk to serve: file=DISK");
+    nbdkit_error ("you must give the disk to serve: file=DISK");
     return -1;
   }
   return 0;
@@ -95,19 +95,19 @@ integrity_config_complete(void)
   "tag-cache=SIZE        Memory for cached tags (default 64M)."
 
 static void
-report_recovery(void)
+report_recovery (void)
 {
-  const struct recovery_report *r = disk_recovery_report(disk);
+  const struct recovery_report *r = disk_recovery_report (disk);
 
   if (r->sectors == 0)
     return;
-  nbdkit_debug("%s: recovery: %" PRIu64 " journaled sectors: %" PRIu64
-               " new, %" PRIu64 " old, %" PRIu64 " neither",
-               filename, r->sectors, r->kept_new, r->kept_old, r->neither);
+  nbdkit_debug ("%s: recovery: %" PRIu64 " journaled sectors: %" PRIu64
+                " new, %" PRIu64 " old, %" PRIu64 " neither",
+                filename, r->sectors, r->kept_new, r->kept_old, r->neither);
 }
 
 static int
-integrity_get_ready(void)
+integrity_get_ready (void)
 {
   struct disk_options opts = {
       .path = filename,
@@ -116,27 +116,27 @@ integrity_get_ready(void)
       .tag_cache_bytes = tag_cache,
   };
 
-  disk = disk_open(&opts);
+  disk = disk_open (&opts);
   if (disk == NULL) {
-    nbdkit_error("%s", ni_error());
+    nbdkit_error ("%s", ni_error ());
     return -1;
   }
-  report_recovery();
+  report_recovery ();
   return 0;
 }
 
 static void
-integrity_cleanup(void)
+integrity_cleanup (void)
 {
-  if (disk && disk_close(disk) == -1)
-    nbdkit_error("%s: could not close cleanly: %s; the journal will be "
-                 "replayed when it is next opened",
-                 filename, ni_error());
+  if (disk && disk_close (disk) == -1)
+    nbdkit_error ("%s: could not close cleanly: %s; the journal will be "
+                  "replayed when it is next opened",
+                  filename, ni_error ());
   disk = NULL;
 }
 
 static void *
-integrity_open(int readonly)
+integrity_open (int readonly)
 {
   static int handle; /* every connection shares the one disk */
 
@@ -145,17 +145,17 @@ integrity_open(int readonly)
 }
 
 static int64_t
-integrity_get_size(void *handle)
+integrity_get_size (void *handle)
 {
   (void)handle;
-  return disk_size(disk);
+  return disk_size (disk);
 }
 
 static int
-integrity_block_size(void *handle, uint32_t *minimum, uint32_t *preferred,
-                     uint32_t *maximum)
+integrity_block_size (void *handle, uint32_t *minimum, uint32_t *preferred,
+                      uint32_t *maximum)
 {
-  uint32_t ss = disk_superblock(disk)->sector_size;
+  uint32_t ss = disk_superblock (disk)->sector_size;
 
   (void)handle;
   *minimum = 1; /* unaligned requests are read-modify-written */
@@ -165,87 +165,87 @@ integrity_block_size(void *handle, uint32_t *minimum, uint32_t *preferred,
 }
 
 static int
-integrity_can_multi_conn(void *handle)
+integrity_can_multi_conn (void *handle)
 {
   (void)handle;
   return 1;
 }
 
 static int
-integrity_can_fua(void *handle)
+integrity_can_fua (void *handle)
 {
   (void)handle;
   return NBDKIT_FUA_NATIVE;
 }
 
 static int
-integrity_can_cache(void *handle)
+integrity_can_cache (void *handle)
 {
   (void)handle;
   return NBDKIT_CACHE_EMULATE;
 }
 
 static int
-integrity_can_do(void *handle)
+integrity_can_do (void *handle)
 {
   (void)handle;
   return 1;
 }
 
 static int
-integrity_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
-                uint32_t flags)
-{
-  (void)handle;
-  (void)flags;
-  return disk_read(disk, buf, count, offset);
-}
-
-static int
-integrity_pwrite(void *handle, const void *buf, uint32_t count, uint64_t offset,
+integrity_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
                  uint32_t flags)
 {
   (void)handle;
-  return disk_write(disk, buf, count, offset, flags & NBDKIT_FLAG_FUA);
+  (void)flags;
+  return disk_read (disk, buf, count, offset);
+}
+
+static int
+integrity_pwrite (void *handle, const void *buf, uint32_t count,
+                  uint64_t offset, uint32_t flags)
+{
+  (void)handle;
+  return disk_write (disk, buf, count, offset, flags & NBDKIT_FLAG_FUA);
 }
 
 static void
-debug_journal(void)
+debug_journal (void)
 {
   struct journal_stats js;
 
   if (!integrity_debug_journal)
     return;
-  disk_journal_stats(disk, &js);
-  nbdkit_debug("journal: %" PRIu64 "/%" PRIu64 " blocks used (%.1f%%), "
-               "%" PRIu64 " commits of %" PRIu64 " records, %" PRIu64
-               " checkpoints",
-               js.used_blocks, js.total_blocks,
-               js.total_blocks ? 100.0 * js.used_blocks / js.total_blocks : 0.0,
-               js.commits, js.records, js.checkpoints);
+  disk_journal_stats (disk, &js);
+  nbdkit_debug (
+      "journal: %" PRIu64 "/%" PRIu64 " blocks used (%.1f%%), "
+      "%" PRIu64 " commits of %" PRIu64 " records, %" PRIu64 " checkpoints",
+      js.used_blocks, js.total_blocks,
+      js.total_blocks ? 100.0 * js.used_blocks / js.total_blocks : 0.0,
+      js.commits, js.records, js.checkpoints);
 }
 
 static int
-integrity_flush(void *handle, uint32_t flags)
+integrity_flush (void *handle, uint32_t flags)
 {
   (void)handle;
   (void)flags;
-  debug_journal();
-  return disk_flush(disk);
+  debug_journal ();
+  return disk_flush (disk);
 }
 
 static int
-integrity_trim(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+integrity_trim (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
   (void)handle;
-  return disk_trim(disk, count, offset, flags & NBDKIT_FLAG_FUA);
+  return disk_trim (disk, count, offset, flags & NBDKIT_FLAG_FUA);
 }
 
 static int
-integrity_zero(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+integrity_zero (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
   (void)handle;
-  return disk_zero(disk, count, offset, flags & NBDKIT_FLAG_FUA);
+  return disk_zero (disk, count, offset, flags & NBDKIT_FLAG_FUA);
 }
 
 static struct nbdkit_plugin plugin = {
@@ -279,4 +279,4 @@ static struct nbdkit_plugin plugin = {
     .errno_is_preserved = 1,
 };
 
-NBDKIT_REGISTER_PLUGIN(plugin)
+NBDKIT_REGISTER_PLUGIN (plugin)
