@@ -36,7 +36,8 @@ struct disk {
 /* The hasher for the disk, checked against the options: hash= must name
  * the disk's algorithm and a keyed disk needs the key it was made with. */
 static struct hasher *
-open_hasher (const struct disk_options *opts, const struct superblock *sb)
+open_hasher (const char *name, const struct disk_options *opts,
+             const struct superblock *sb)
 {
   const struct hash_alg *alg = hash_by_id (sb->hash_id);
   uint8_t check[HASH_KEY_CHECK_SIZE];
@@ -46,21 +47,21 @@ open_hasher (const struct disk_options *opts, const struct superblock *sb)
   if (opts->hash && strcmp (opts->hash, alg->name) != 0) {
     ni_error_set ("%s: the disk was formatted with hash %s, but hash=%s was "
                   "given; give hash=%s or leave hash= out",
-                  opts->path, alg->name, opts->hash, alg->name);
+                  name, alg->name, opts->hash, alg->name);
     errno = EINVAL;
     return NULL;
   }
   if (alg->keyed && opts->keyfile == NULL) {
     ni_error_set ("%s: the disk uses the keyed algorithm %s: give the key "
                   "file it was formatted with (keyfile=FILE)",
-                  opts->path, alg->name);
+                  name, alg->name);
     errno = EINVAL;
     return NULL;
   }
   if (!alg->keyed && opts->keyfile) {
     ni_error_set ("%s: the disk uses %s, which takes no key: leave the key "
                   "file out",
-                  opts->path, alg->name);
+                  name, alg->name);
     errno = EINVAL;
     return NULL;
   }
@@ -75,7 +76,7 @@ open_hasher (const struct disk_options *opts, const struct superblock *sb)
     ni_error_set ("%s: the key in %s is not the key this disk was "
                   "formatted with (key check value differs); give the "
                   "right key file",
-                  opts->path, opts->keyfile);
+                  name, opts->keyfile);
     hasher_free (h);
     errno = EACCES;
     return NULL;
@@ -124,18 +125,15 @@ start_writing (struct disk *d)
 }
 
 static int
-open_backing (struct disk *d, const struct disk_options *opts)
+read_superblock (struct disk *d, const struct disk_options *opts)
 {
-  d->b = backing_open_file (opts->path, opts->readonly);
-  if (d->b == NULL)
-    return -1;
   if (sb_read (d->b, &d->sb) == -1)
     return -1;
   if (d->b->size < d->sb.disk_size) {
     ni_error_set ("%s is truncated: it has %" PRIu64 " bytes but its "
                   "format needs %" PRIu64 "; restore the missing end of "
                   "the disk (or serve it read-only with a recovery tool)",
-                  opts->path, d->b->size, d->sb.disk_size);
+                  d->b->name, d->b->size, d->sb.disk_size);
     errno = EUCLEAN;
     return -1;
   }
@@ -154,15 +152,18 @@ disk_free (struct disk *d)
 }
 
 struct disk *
-disk_open (const struct disk_options *opts)
+disk_open_backing (struct backing *b, const struct disk_options *opts)
 {
   struct disk *d = calloc (1, sizeof *d);
 
-  if (d == NULL)
+  if (d == NULL) {
+    backing_close (b);
     return NULL;
+  }
+  d->b = b;
   rangelock_init (&d->rl);
-  if (open_backing (d, opts) == -1 ||
-      (d->h = open_hasher (opts, &d->sb)) == NULL)
+  if (read_superblock (d, opts) == -1 ||
+      (d->h = open_hasher (b->name, opts, &d->sb)) == NULL)
     goto err;
   d->ts = tagstore_new (d->b, &d->sb, opts->tag_cache_bytes);
   if (d->ts == NULL)
@@ -177,6 +178,14 @@ disk_open (const struct disk_options *opts)
 err:
   disk_free (d);
   return NULL;
+}
+
+struct disk *
+disk_open (const struct disk_options *opts)
+{
+  struct backing *b = backing_open_file (opts->path, opts->readonly);
+
+  return b ? disk_open_backing (b, opts) : NULL;
 }
 
 int

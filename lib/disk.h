@@ -59,6 +59,11 @@ struct disk;
  * disk and what to do on failure. */
 struct disk *disk_open (const struct disk_options *opts);
 
+/* The same on an open backing, which the disk then owns (and closes even
+ * on failure).  opts->path is used in messages only. */
+struct disk *disk_open_backing (struct backing *b,
+                                const struct disk_options *opts);
+
 /* Checkpoints, marks the disk clean and closes it. */
 int disk_close (struct disk *d);
 

@@ -137,11 +137,22 @@ err:
 }
 
 int
-format_disk (const struct format_options *opts)
+format_backing (struct backing *b, const struct format_options *opts)
 {
   struct superblock sb;
+
+  if (!opts->force && check_not_formatted (b) == -1)
+    return -1;
+  if (init_superblock (&sb, opts, b->size) == -1)
+    return -1;
+  return write_format (b, &sb, opts);
+}
+
+int
+format_disk (const struct format_options *opts)
+{
   struct backing *b;
-  int r = -1;
+  int r;
 
   ni_error_set ("%s", "");
   if (opts->create_size &&
@@ -150,9 +161,7 @@ format_disk (const struct format_options *opts)
   b = backing_open_file (opts->path, false);
   if (b == NULL)
     return -1;
-  if ((opts->force || check_not_formatted (b) == 0) &&
-      init_superblock (&sb, opts, b->size) == 0)
-    r = write_format (b, &sb, opts);
+  r = format_backing (b, opts);
   if (r == -1 && strstr (ni_error (), opts->path) == NULL) {
     char msg[512];
     snprintf (msg, sizeof msg, "%s", ni_error ());

@@ -23,4 +23,8 @@ struct format_options {
  * unwritten.  -1 with ni_error() on failure. */
 int format_disk (const struct format_options *opts);
 
+/* The same on an open backing (opts->path and create_size unused). */
+struct backing;
+int format_backing (struct backing *b, const struct format_options *opts);
+
 #endif
