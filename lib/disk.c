@@ -125,7 +125,7 @@ start_writing (struct disk *d)
 }
 
 static int
-read_superblock (struct disk *d, const struct disk_options *opts)
+read_superblock (struct disk *d)
 {
   if (sb_read (d->b, &d->sb) == -1)
     return -1;
@@ -162,7 +162,7 @@ disk_open_backing (struct backing *b, const struct disk_options *opts)
   }
   d->b = b;
   rangelock_init (&d->rl);
-  if (read_superblock (d, opts) == -1 ||
+  if (read_superblock (d) == -1 ||
       (d->h = open_hasher (b->name, opts, &d->sb)) == NULL)
     goto err;
   d->ts = tagstore_new (d->b, &d->sb, opts->tag_cache_bytes);
