@@ -110,6 +110,25 @@ candidate_matches (const struct hasher *h, const uint8_t *tag,
   return hasher_tag_equal (h, tag, computed);
 }
 
+/* Makes a torn sector fail verification until it is rewritten.  Its home
+ * tag may not do that: the unwritten tag would read it as zeroes.  A tag
+ * one bit off the data's own cannot match the data and is never the
+ * unwritten tag. */
+static int
+poison_sector (struct tagstore *ts, uint64_t sector, const uint8_t *home,
+               const uint8_t *computed, unsigned tag_size)
+{
+  uint8_t poison[HASH_MAX_TAG];
+
+  if (!tag_is_unwritten (home, tag_size))
+    return 0; /* the data already fails against it */
+  memcpy (poison, computed, tag_size);
+  poison[tag_size - 1] ^= 1;
+  if (tag_is_unwritten (poison, tag_size))
+    poison[0] ^= 1;
+  return tagstore_set (ts, sector, 1, poison);
+}
+
 /* Decides one sector whose journal entries are E[0..N), oldest first. */
 static int
 decide_sector (struct backing *b, const struct superblock *sb,
@@ -135,9 +154,16 @@ decide_sector (struct backing *b, const struct superblock *sb,
       *d = RECOVERY_NEW;
       return tagstore_set (ts, sector, 1, e[i].tag);
     }
-  *d = candidate_matches (h, home, computed, zero, true) ? RECOVERY_OLD
-                                                         : RECOVERY_NEITHER;
-  return 0;
+  /* An unwritten home tag is the old contents of the only write since
+   * the checkpoint, whatever that write left; with more writes, an
+   * earlier one may have been flushed, and garbage is then a torn write
+   * over it, not the old contents. */
+  if (candidate_matches (h, home, computed, zero, n == 1)) {
+    *d = RECOVERY_OLD;
+    return 0;
+  }
+  *d = RECOVERY_NEITHER;
+  return poison_sector (ts, sector, home, computed, hasher_alg (h)->tag_size);
 }
 
 static void
