@@ -52,9 +52,11 @@ open_hasher (const char *name, const struct disk_options *opts,
     return NULL;
   }
   if (alg->keyed && opts->keyfile == NULL) {
-    ni_error_set ("%s: the disk uses the keyed algorithm %s: give the key "
-                  "file it was formatted with (keyfile=FILE)",
-                  name, alg->name);
+    ni_error_set (
+        "%s: the disk uses the keyed algorithm %s: give the key "
+        "file it was formatted with (keyfile=FILE when serving, --keyfile "
+        "for the tool)",
+        name, alg->name);
     errno = EINVAL;
     return NULL;
   }

@@ -16,7 +16,9 @@
  *
  * Environment: CRASH_SECONDS (default 20) bounds the run, CRASH_SEED
  * replays one seed, CRASH_POINTS caps the crash points tried per seed
- * (default: every I/O call).  Each failure prints its seed and crash
+ * (default: every I/O call), CRASH_TRACE=1 prints the workload and the
+ * recovery decisions, CRASH_ONCE=1 never fails the power during
+ * recovery.  Each failure prints its seed and crash
  * point, which replay it exactly.
  */
 #include <inttypes.h>
