@@ -324,8 +324,7 @@ check_recovered (const struct disk_setup *ds, const struct model *m,
       continue;
     }
     t->violations++;
-    if (getenv ("CRASH_DEBUG"))
-      fprintf (stderr,
+    fprintf (stderr,
                "  value %016" PRIx64 " zero? %d durable %016" PRIx64
                " since %u overflow %d\n",
                value_of (data, m->ss),
