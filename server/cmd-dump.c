@@ -78,7 +78,7 @@ cmd_dump (int argc, char **argv)
   gboolean json = FALSE;
   GOptionEntry entries[] = {
       {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL},
-      {NULL},
+      G_OPTION_ENTRY_NULL,
   };
   const struct hash_alg *alg;
   struct superblock sb;
@@ -138,7 +138,7 @@ cmd_locate (int argc, char **argv)
   gboolean json = FALSE;
   GOptionEntry entries[] = {
       {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL},
-      {NULL},
+      G_OPTION_ENTRY_NULL,
   };
   struct superblock sb;
   uint64_t sector;

@@ -33,7 +33,7 @@ cmd_format (int argc, char **argv)
        "Key for the keyed algorithms (16 to 64 bytes)", "FILE"},
       {"force", 0, 0, G_OPTION_ARG_NONE, &force,
        "Overwrite an existing nbd-integrity format", NULL},
-      {NULL},
+      G_OPTION_ENTRY_NULL,
   };
   struct progress progress;
   struct format_options opts = {.progress = show_progress, .opaque = &progress};

@@ -34,7 +34,7 @@ cmd_verify (int argc, char **argv)
       {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL},
       {"keyfile", 0, 0, G_OPTION_ARG_FILENAME, &keyfile,
        "Key file of a keyed disk", "FILE"},
-      {NULL},
+      G_OPTION_ENTRY_NULL,
   };
   struct disk_options opts = {.readonly = true};
   struct found found = {.json = false};
