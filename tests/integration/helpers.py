@@ -98,10 +98,13 @@ class Server:
         self.proc = None
         self.handles = []
         self.returncode = None
+        self.log_start = 0
 
     def command(self):
+        verbose = ["-v"] if os.environ.get("NBDKIT_VERBOSE") else []
         return (["nbdkit", "-f", "--exit-with-parent", "-U", self.sock,
-                 "-P", self.pidfile, self.test.plugin] + self.params)
+                 "-P", self.pidfile] + verbose + [self.test.plugin] +
+                self.params)
 
     def launch(self):
         """Starts nbdkit and waits until it serves or exits.  Returns True
@@ -112,7 +115,9 @@ class Server:
         with open(self.logpath, "a") as log:
             log.write("=== %s\n" % " ".join(self.command()))
             log.flush()
-            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
+            self.log_start = log.tell()
+            self.proc = subprocess.Popen(self.command(),
+                                         stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log)
         _servers.append(self)
         deadline = time.monotonic() + START_TIMEOUT
@@ -189,10 +194,13 @@ class Server:
                 pass
         self.handles = []
 
-    def log(self):
+    def log(self, since_start=False):
+        """What nbdkit printed; only in its latest run if SINCE_START."""
         try:
-            with open(self.logpath, errors="replace") as f:
-                return f.read()
+            with open(self.logpath, "rb") as f:
+                if since_start:
+                    f.seek(self.log_start)
+                return f.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
 
@@ -208,6 +216,15 @@ class Test:
         self.seed = int(seed) if seed else random.randrange(1 << 32)
         self.rng = random.Random(self.seed)
         self.servers = []
+        self.pool = b""
+
+    def data(self, n):
+        """N bytes of random data, cheaply: a slice of a random pool at a
+        random offset, so no two writes are alike."""
+        if len(self.pool) < n + 4096:
+            self.pool = self.rng.randbytes(max(2 * n, 4 << 20))
+        start = self.rng.randrange(len(self.pool) - n)
+        return self.pool[start:start + n]
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -225,12 +242,13 @@ class Test:
     def run_tool(self, *args):
         """Runs the tool; returns the CompletedProcess (text output)."""
         cmd = [self.tool] + [str(a) for a in args]
-        return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=60)
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=60)
 
     def tool_ok(self, *args):
         r = self.run_tool(*args)
-        check(r.returncode == 0, "nbd-integrity %s: exit %d\nstdout: %s\nstderr: %s"
+        check(r.returncode == 0,
+              "nbd-integrity %s: exit %d\nstdout: %s\nstderr: %s"
               % (" ".join(map(str, args)), r.returncode, r.stdout, r.stderr))
         return r
 
@@ -303,7 +321,8 @@ class Test:
         for s in self.servers:
             text = s.log()
             if text:
-                out.append("--- %s (%s)\n%s" % (s.name, s.logpath, text[-6000:]))
+                out.append("--- %s (%s)\n%s"
+                           % (s.name, s.logpath, text[-6000:]))
         return "\n".join(out)
 
 
@@ -333,11 +352,22 @@ def expect_eio(fn, what):
     raise Failure("%s: expected EIO, but it succeeded" % what)
 
 
-def read_all(h, size, chunk=1 << 20):
+def read_all(h, size, chunk=4 << 20):
     out = bytearray()
     for off in range(0, size, chunk):
         out += h.pread(min(chunk, size - off), off)
     return out
+
+
+def check_reads_as(h, model, what, chunk=4 << 20):
+    """Reads the whole export in large requests and compares it with
+    MODEL (a bytearray as long as the export)."""
+    size = h.get_size()
+    check(size == len(model), "%s: export is %d bytes, the model %d"
+          % (what, size, len(model)))
+    for off in range(0, size, chunk):
+        n = min(chunk, size - off)
+        check_same(h.pread(n, off), model[off:off + n], what, off)
 
 
 def first_difference(got, expected, base=0):
@@ -351,7 +381,7 @@ def first_difference(got, expected, base=0):
 
 
 def check_same(got, expected, what, base=0):
-    if bytes(got) != bytes(expected):
+    if got != expected:
         raise Failure("%s: data differs: %s"
                       % (what, first_difference(got, expected, base)))
 
@@ -382,7 +412,7 @@ class Aio:
         """Issues KIND (pwrite, pread, flush, trim or zero) and returns
         the buffer: for pread, read it once the op has finished."""
         while len(self.inflight) >= self.depth:
-            self.results += self.poll()
+            self._wait()
         ident = self.next_id
         self.next_id += 1
         cb = self._callback(ident)
@@ -404,16 +434,26 @@ class Aio:
         self.inflight[ident] = (op, buf)
         return buf
 
-    def poll(self):
-        """Waits for at least one command to finish; returns the finished
-        (op, errno) pairs, including those seen during submit()."""
-        out, self.results = self.results, []
-        while not out and not self.finished and self.inflight:
+    def _wait(self):
+        """Waits until at least one more command has finished."""
+        while not self.finished and self.inflight:
             self.h.poll(-1)
         for ident, err in self.finished:
             op, _ = self.inflight.pop(ident)
-            out.append((op, err))
+            self.results.append((op, err))
         self.finished = []
+
+    def poll(self):
+        """Waits for at least one command to finish; returns the finished
+        (op, errno) pairs, including those seen during submit()."""
+        if not self.results:
+            self._wait()
+        out, self.results = self.results, []
+        return out
+
+    def collect(self):
+        """The (op, errno) pairs that finished so far, without waiting."""
+        out, self.results = self.results, []
         return out
 
     def drain(self):
@@ -429,6 +469,7 @@ class Aio:
 def run(main):
     """Runs MAIN(test) and exits with the test's status."""
     signal.signal(signal.SIGTERM, _on_sigterm)
+    sys.stdout.reconfigure(line_buffering=True)
     if nbd is None:
         print("SKIP: the Python libnbd module (python3-libnbd) is missing",
               file=sys.stderr)
@@ -453,5 +494,6 @@ def run(main):
             print(test.logs(), file=sys.stderr)
     finally:
         if test is not None:
-            test.cleanup(keep=status == 1 and bool(os.environ.get("KEEP_TEST_FILES")))
+            test.cleanup(keep=status == 1 and
+                         bool(os.environ.get("KEEP_TEST_FILES")))
     sys.exit(status)

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Reads and writes through nbdkit, many requests in flight, for every
 algorithm: what is read back always matches a model of the disk kept here,
-across a restart as well.
+across a restart as well, and with a tag cache too small to hold the tags.
 
 Two requests in flight never overlap where either writes, so the model is
 exact; requests do overlap earlier ones, and some cross the boundary
@@ -10,7 +10,7 @@ between two 16 MiB zones."""
 import helpers
 from helpers import SECTOR, check, check_eq, check_same
 
-OPS = 160
+OPS = 160  # requests per algorithm, a quarter more after a restart
 DEPTH = 32
 ZONE = 16 << 20
 
@@ -44,17 +44,17 @@ def finish(op, err, model):
                    op["off"])
 
 
-def random_io(t, h, model):
+def random_io(t, h, model, ops):
     aio = helpers.Aio(h, DEPTH)
     size = len(model)
-    for _ in range(OPS):
+    for _ in range(ops):
         op = random_op(t.rng, size)
         while conflicts(op, aio.ops_in_flight()):
             for done, err in aio.poll():
                 finish(done, err, model)
         end = op["off"] + op["len"]
         if op["kind"] == "pwrite":
-            data = t.rng.randbytes(op["len"])
+            data = t.data(op["len"])
             model[op["off"]:end] = data
             aio.submit(op, "pwrite", op["off"], data=data)
         else:
@@ -68,13 +68,13 @@ def random_io(t, h, model):
 def unaligned_io(t, h, model):
     for off, length in [(4097, 1000), (SECTOR - 1, 2), (3 * SECTOR + 5, 9000),
                         (ZONE - 100, 300), (len(model) - 700, 700)]:
-        data = t.rng.randbytes(length)
+        data = t.data(length)
         h.pwrite(data, off)
         model[off:off + length] = data
     h.flush()
-    for off, length in [(4097, 1000), (4000, 200), (SECTOR - 1, 2),
+    for off, length in [(4097, 1000), (4000, 200), (SECTOR - 1, 2), (1, 1),
                         (3 * SECTOR, 4 * SECTOR), (3 * SECTOR + 5, 9000),
-                        (ZONE - 4000, 8000), (len(model) - 1000, 1000), (1, 1)]:
+                        (ZONE - 4000, 8000), (len(model) - 1000, 1000)]:
         check_same(h.pread(length, off), model[off:off + length],
                    "unaligned pread of %d bytes at %d" % (length, off), off)
 
@@ -90,13 +90,18 @@ def one_algorithm(t, alg):
     check_eq(size, info["data_sectors"] * info["sector_size"],
              "%s: export size" % alg)
     model = bytearray(size)
-    random_io(t, h, model)
+    random_io(t, h, model, OPS)
     unaligned_io(t, h, model)
-    check_same(helpers.read_all(h, size), model, "%s: read back" % alg)
+    helpers.check_reads_as(h, model, "%s: read back" % alg)
     server.stop()
-    h = server.start().connect()
-    check_same(helpers.read_all(h, size), model,
-               "%s: read back after restart" % alg)
+
+    # Again with a tag cache of 16 tag blocks, which must evict.
+    server = t.serve(disk, *params, "tag-cache=64K",
+                     name="nbdkit-%s-small-cache" % alg)
+    h = server.connect()
+    helpers.check_reads_as(h, model, "%s: read back after restart" % alg)
+    random_io(t, h, model, OPS // 4)
+    helpers.check_reads_as(h, model, "%s: small tag cache" % alg)
     server.stop()
     t.verify_clean(disk, key)
     print("%s: ok" % alg)
