@@ -413,10 +413,9 @@ read_locked (struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n)
 {
   int64_t bad = read_verified (d, buf, sector, n, log_mismatch, d);
 
-  if (bad == 0)
-    return 0;
-  errno = EIO;
-  return -1;
+  if (bad > 0)
+    errno = EIO; /* the client sees a mismatch as an I/O error */
+  return bad == 0 ? 0 : -1;
 }
 
 static int

@@ -1,0 +1,185 @@
+/* Backing-disk errors, after SQLite's fault-injection loop: for every
+ * operation, fail its Nth backing I/O call, for N = 1, 2, ... until the
+ * operation no longer reaches the fault.  At every N the operation fails
+ * with the injected errno (never success on a failed write, never a
+ * different error), the sectors it did not touch are unharmed, and the
+ * disk goes on working: a rewrite succeeds and survives a reopen. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "disk.h"
+#include "faulty.h"
+#include "format.h"
+#include "powerloss.h"
+#include "report.h"
+
+#define SIZE (24 << 20)
+#define SS 4096
+#define SECTORS 16
+#define FIRST 4 /* the operation touches sectors FIRST..FIRST+3 */
+
+enum op { WRITE, WRITE_FUA, UNALIGNED, TRIM, ZERO, FLUSH, READ, CHECKPOINT };
+static const int errnos[] = {EIO, ENOSPC};
+
+static uint8_t *formatted;
+
+static void
+quiet (enum ni_log_level level, const char *msg)
+{
+  (void)level;
+  (void)msg;
+}
+
+static void
+setup (void)
+{
+  struct format_options fo = {.force = true};
+  struct backing *b = powerloss_new (NULL, SIZE);
+
+  ni_log_set (quiet);
+  ck_assert_int_eq (format_backing (b, &fo), 0);
+  formatted = malloc (SIZE);
+  memcpy (formatted, powerloss_current (b), SIZE);
+  backing_close (b);
+}
+
+static void
+teardown (void)
+{
+  free (formatted);
+}
+
+static int
+run_op (struct disk *d, enum op op)
+{
+  static uint8_t buf[4 * SS];
+
+  memset (buf, 'B', sizeof buf);
+  switch (op) {
+  case WRITE:
+    return disk_write (d, buf, 4 * SS, FIRST * SS, false);
+  case WRITE_FUA:
+    return disk_write (d, buf, 4 * SS, FIRST * SS, true);
+  case UNALIGNED:
+    return disk_write (d, buf, 3 * SS, FIRST * SS + 100, false);
+  case TRIM:
+    return disk_trim (d, 4 * SS, FIRST * SS, false);
+  case ZERO:
+    return disk_zero (d, 4 * SS, FIRST * SS, false);
+  case FLUSH:
+    return disk_flush (d);
+  case READ:
+    return disk_read (d, buf, 4 * SS, FIRST * SS);
+  case CHECKPOINT:
+    return disk_checkpoint (d);
+  }
+  return -1;
+}
+
+/* Sectors outside the operation read as they were; inside, whatever they
+ * read is old, new or zeroes, or an error: never other data. */
+static void
+check_sectors (struct disk *d)
+{
+  uint8_t buf[SS];
+
+  for (int s = 0; s < SECTORS; s++) {
+    bool inside = s >= FIRST && s < FIRST + 4;
+    int r = disk_read (d, buf, SS, s * SS);
+    if (!inside) {
+      ck_assert_int_eq (r, 0);
+      ck_assert_uint_eq (buf[0], 'A');
+      ck_assert_uint_eq (buf[SS - 1], 'A');
+    } else if (r == 0)
+      ck_assert (buf[SS / 2] == 'A' || buf[SS / 2] == 'B' || buf[SS / 2] == 0);
+  }
+}
+
+static struct disk *
+open_after (const uint8_t *image)
+{
+  struct disk_options opts = {.path = "reopened"};
+  struct disk *d = disk_open_backing (powerloss_new (image, SIZE), &opts);
+
+  ck_assert_ptr_nonnull (d);
+  return d;
+}
+
+/* Returns true once the operation ran without reaching call N. */
+static bool
+one_fault (enum op op, int err, uint64_t n)
+{
+  struct backing *mem = powerloss_new (formatted, SIZE);
+  struct backing *b = faulty_new (mem);
+  struct disk_options opts = {.path = "faulty"};
+  uint8_t data[SECTORS * SS], *after = NULL;
+  struct disk *d;
+  bool hit;
+  int r;
+
+  powerloss_keep_image (mem, &after, 0);
+  d = disk_open_backing (b, &opts);
+  ck_assert_ptr_nonnull (d);
+  memset (data, 'A', sizeof data);
+  ck_assert_int_eq (disk_write (d, data, sizeof data, 0, false), 0);
+  ck_assert_int_eq (disk_flush (d), 0);
+
+  faulty_arm (b, n, err, false);
+  r = run_op (d, op);
+  hit = faulty_hit (b);
+  faulty_arm (b, 0, 0, false);
+  if (!hit)
+    ck_assert_int_eq (r, 0);
+  else {
+    ck_assert_msg (r == -1, "op %d ignored a fault at call %lu", op,
+                   (unsigned long)n);
+    ck_assert_int_eq (errno, err);
+  }
+  check_sectors (d);
+
+  /* The disk goes on: a rewrite works and survives a reopen. */
+  memset (data, 'C', 4 * SS);
+  ck_assert_int_eq (disk_write (d, data, 4 * SS, FIRST * SS, false), 0);
+  ck_assert_int_eq (disk_close (d), 0);
+  d = open_after (after);
+  ck_assert_int_eq (disk_read (d, data, 4 * SS, FIRST * SS), 0);
+  ck_assert_uint_eq (data[0], 'C');
+  ck_assert_uint_eq (data[4 * SS - 1], 'C');
+  disk_close (d);
+  free (after);
+  return !hit;
+}
+
+START_TEST (every_call_of_every_operation)
+{
+  enum op op = _i / 2;
+  int err = errnos[_i % 2];
+  uint64_t n = 1;
+
+  while (!one_fault (op, err, n))
+    n++;
+  ck_assert_uint_gt (n, 1); /* every operation does some I/O */
+}
+END_TEST
+
+int
+main (void)
+{
+  Suite *s = suite_create ("faults");
+  TCase *tc = tcase_create ("faults");
+  SRunner *sr;
+  int failed;
+
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_loop_test (tc, every_call_of_every_operation, 0,
+                       2 * (CHECKPOINT + 1));
+  tcase_set_timeout (tc, 120);
+  suite_add_tcase (s, tc);
+  sr = srunner_create (s);
+  srunner_run_all (sr, CK_NORMAL);
+  failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
