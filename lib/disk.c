@@ -547,6 +547,16 @@ hash_sectors (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
                 d->sb.sector_size, tags + i * d->sb.tag_size);
 }
 
+/* Checkpoints when dirty tags fill half the tag cache, so memory stays
+ * bounded however large the journal.  Called holding no range. */
+static int
+bound_dirty_tags (struct disk *d)
+{
+  if (!tagstore_needs_writeback (d->ts))
+    return 0;
+  return journal_checkpoint (d->j);
+}
+
 /* Writes whole sectors in chunks.  Each chunk is hashed with no lock held;
  * if HOLD_EACH, each chunk's range is held while it is applied, otherwise
  * the caller holds the whole range. */
@@ -567,6 +577,8 @@ write_sectors (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
     r = apply_locked (d, buf, sector, chunk, tags, false, fua);
     if (hold_each)
       rangelock_release (&d->rl, &hold);
+    if (r == 0 && hold_each)
+      r = bound_dirty_tags (d);
     if (r == -1)
       return -1;
     buf += chunk * d->sb.sector_size;
@@ -618,7 +630,9 @@ disk_write (struct disk *d, const void *buf, uint32_t count, uint64_t offset,
   atomic_fetch_add (&d->stats.writes, 1);
   atomic_fetch_add (&d->stats.bytes_written, count);
   if (!aligned (d, count, offset))
-    return write_unaligned (d, buf, count, offset, fua);
+    return write_unaligned (d, buf, count, offset, fua) == -1
+               ? -1
+               : bound_dirty_tags (d);
   return write_sectors (d, buf, offset / d->sb.sector_size,
                         count / d->sb.sector_size, fua, true);
 }
@@ -638,6 +652,8 @@ discard_sectors (struct disk *d, uint64_t first, uint64_t end, bool must_zero,
     rangelock_acquire (&d->rl, &hold, first, first + chunk, true);
     r = apply_locked (d, NULL, first, chunk, NULL, must_zero, fua);
     rangelock_release (&d->rl, &hold);
+    if (r == 0)
+      r = bound_dirty_tags (d);
     if (r == -1)
       return -1;
     first += chunk;

@@ -252,3 +252,14 @@ tagstore_dirty (struct tagstore *ts)
   pthread_mutex_unlock (&ts->lock);
   return n;
 }
+
+bool
+tagstore_needs_writeback (struct tagstore *ts)
+{
+  bool r;
+
+  pthread_mutex_lock (&ts->lock);
+  r = ts->nr_dirty > ts->max_loaded / 2;
+  pthread_mutex_unlock (&ts->lock);
+  return r;
+}

@@ -11,6 +11,7 @@
 #ifndef NBD_INTEGRITY_TAGSTORE_H
 #define NBD_INTEGRITY_TAGSTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,5 +41,9 @@ int tagstore_writeback (struct tagstore *ts);
 
 /* Number of dirty tag blocks. */
 size_t tagstore_dirty (struct tagstore *ts);
+
+/* True when dirty blocks fill half the cache: time to write them back,
+ * since dirty blocks cannot be evicted. */
+bool tagstore_needs_writeback (struct tagstore *ts);
 
 #endif

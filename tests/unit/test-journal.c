@@ -161,6 +161,34 @@ START_TEST (concurrent_writers_share_commits)
 }
 END_TEST
 
+/* With a tag cache of 16 blocks, writes to 40 tag blocks checkpoint long
+ * before the journal fills: dirty tags, which cannot be evicted, stay
+ * bounded. */
+START_TEST (dirty_tags_are_bounded)
+{
+  struct format_options fo = {.force = true, .hash = "sha256"};
+  struct backing *b = powerloss_new (NULL, 24 << 20);
+  struct disk_options opts = {.path = "memory", .tag_cache_bytes = 1};
+  uint8_t buf[4096] = {1};
+  struct journal_stats js;
+  uint64_t per_block = 4096 / 32;
+
+  ck_assert_int_eq (format_backing (b, &fo), 0);
+  disk = disk_open_backing (b, &opts);
+  for (uint64_t i = 0; i < 40; i++)
+    ck_assert_int_eq (disk_write (disk, buf, 4096, i * per_block * 4096, false),
+                      0);
+  disk_journal_stats (disk, &js);
+  ck_assert_uint_lt (js.used_blocks + 40, js.total_blocks);
+  ck_assert_uint_ge (js.checkpoints, 2);
+  for (uint64_t i = 0; i < 40; i++) {
+    ck_assert_int_eq (disk_read (disk, buf, 4096, i * per_block * 4096), 0);
+    ck_assert_uint_eq (buf[0], 1);
+  }
+  ck_assert_int_eq (disk_close (disk), 0);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -174,6 +202,7 @@ main (void)
   tcase_add_test (tc, block_is_bound_to_sequence_disk_and_bits);
   tcase_add_test (tc, record_limits);
   tcase_add_test (tc, concurrent_writers_share_commits);
+  tcase_add_test (tc, dirty_tags_are_bounded);
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
   sr = srunner_create (s);
