@@ -1,4 +1,5 @@
-/* nbd-integrity: format, dump, verify and locate integrity-tagged disks. */
+/* nbd-integrity: format, inspect, verify and recover integrity-tagged
+ * disks. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,8 @@ static const struct command {
     {"dump", cmd_dump, "print the superblock (--json for scripts)"},
     {"verify", cmd_verify, "check every sector against its tag, offline"},
     {"locate", cmd_locate, "where a sector's data and tag are on the disk"},
+    {"recover", cmd_recover, "replay the journal offline and report it"},
+    {"check", cmd_check, "check superblocks and journal, reading no data"},
 };
 
 static void

@@ -18,6 +18,8 @@ int cmd_format (int argc, char **argv);
 int cmd_dump (int argc, char **argv);
 int cmd_verify (int argc, char **argv);
 int cmd_locate (int argc, char **argv);
+int cmd_recover (int argc, char **argv);
+int cmd_check (int argc, char **argv);
 
 /* Parses the options of a command with one positional DISK (and NEXTRA
  * more); on error prints it and returns false. */
