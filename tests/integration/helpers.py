@@ -209,9 +209,9 @@ class Test:
     """A temporary directory, the programs under test and the servers."""
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="nbd-integrity-")
         self.plugin = _env_path("NBD_INTEGRITY_PLUGIN")
         self.tool = _env_path("NBD_INTEGRITY_TOOL")
+        self.dir = tempfile.mkdtemp(prefix="nbd-integrity-")
         seed = os.environ.get("TEST_SEED")
         self.seed = int(seed) if seed else random.randrange(1 << 32)
         self.rng = random.Random(self.seed)
