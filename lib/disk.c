@@ -21,10 +21,12 @@
 #define CHUNK_TAG_BYTES 16384
 
 struct disk {
+  enum disk_mode mode;
+  bool writable;
   struct backing *b;
   struct hasher *h;
   struct tagstore *ts;
-  struct journal *j; /* NULL when read-only */
+  struct journal *j; /* NULL when read-only or in mode "none" */
   struct rangelock rl;
   struct recovery_report recovery;
   struct disk_stats stats;
@@ -88,17 +90,27 @@ open_hasher (const char *name, const struct disk_options *opts,
 
 /* The checkpoint (journal_checkpoint_fn): called with no write in flight,
  * so every journaled write has reached the page cache and the tag store. */
+/* Makes data and tags durable: the data first, so no tag reaches home
+ * before the data it describes. */
+static int
+flush_tags (struct disk *d)
+{
+  if (backing_sync (d->b) == -1 || tagstore_writeback (d->ts) == -1 ||
+      backing_sync (d->b) == -1) {
+    ni_log (NI_LOG_ERROR, "%s: writing tags home: %s", d->b->name,
+            errno ? strerror (errno) : ni_error ());
+    return -1;
+  }
+  return 0;
+}
+
 static int
 checkpoint (void *opaque, uint64_t new_tail)
 {
   struct disk *d = opaque;
 
-  if (backing_sync (d->b) == -1 || tagstore_writeback (d->ts) == -1 ||
-      backing_sync (d->b) == -1) {
-    ni_log (NI_LOG_ERROR, "%s: checkpoint: %s", d->b->name,
-            errno ? strerror (errno) : ni_error ());
+  if (flush_tags (d) == -1)
     return -1;
-  }
   d->sb.journal_tail_seq = new_tail;
   if (sb_write (d->b, &d->sb) == -1) {
     ni_log (NI_LOG_ERROR, "%s", ni_error ());
@@ -117,11 +129,16 @@ start_writing (struct disk *d)
   uint64_t tail = d->recovery.head + sb_journal_blocks (&d->sb);
 
   d->sb.state = SB_DIRTY;
+  d->sb.mode = d->mode == DISK_MODE_FULL   ? MODE_FULL
+               : d->mode == DISK_MODE_NONE ? MODE_NONE
+                                           : MODE_TAGS;
   if (checkpoint (d, tail) == -1) {
     ni_error_set ("%s: cannot write the recovered tags and superblock: %m",
                   d->b->name);
     return -1;
   }
+  if (d->mode == DISK_MODE_NONE)
+    return 0;
   d->j = journal_open (d->b, &d->sb, tail, checkpoint, d);
   return d->j ? 0 : -1;
 }
@@ -163,6 +180,8 @@ disk_open_backing (struct backing *b, const struct disk_options *opts)
     return NULL;
   }
   d->b = b;
+  d->mode = opts->mode;
+  d->writable = !b->readonly && opts->mode != DISK_MODE_RECOVERY;
   rangelock_init (&d->rl);
   if (read_superblock (d) == -1 ||
       (d->h = open_hasher (b->name, opts, &d->sb)) == NULL)
@@ -170,10 +189,12 @@ disk_open_backing (struct backing *b, const struct disk_options *opts)
   d->ts = tagstore_new (d->b, &d->sb, opts->tag_cache_bytes);
   if (d->ts == NULL)
     goto err;
-  if (recovery_run (d->b, &d->sb, d->h, d->ts, &d->recovery, opts->recovered,
+  /* Recovery mode serves the disk as it is: nothing replayed. */
+  if (d->mode != DISK_MODE_RECOVERY &&
+      recovery_run (d->b, &d->sb, d->h, d->ts, &d->recovery, opts->recovered,
                     opts->opaque) == -1)
     goto err;
-  if (!opts->readonly && start_writing (d) == -1)
+  if (d->writable && start_writing (d) == -1)
     goto err;
   return d;
 
@@ -185,7 +206,8 @@ err:
 struct disk *
 disk_open (const struct disk_options *opts)
 {
-  struct backing *b = backing_open_file (opts->path, opts->readonly);
+  bool readonly = opts->readonly || opts->mode == DISK_MODE_RECOVERY;
+  struct backing *b = backing_open_file (opts->path, readonly);
 
   return b ? disk_open_backing (b, opts) : NULL;
 }
@@ -195,8 +217,8 @@ disk_close (struct disk *d)
 {
   int r = 0;
 
-  if (d->j) {
-    r = journal_checkpoint (d->j);
+  if (d->writable) {
+    r = disk_checkpoint (d);
     if (r == 0) {
       d->sb.state = SB_CLEAN;
       r = sb_write (d->b, &d->sb);
@@ -209,9 +231,20 @@ disk_close (struct disk *d)
 int
 disk_checkpoint (struct disk *d)
 {
-  if (d->j == NULL)
-    return 0;
-  return journal_checkpoint (d->j);
+  if (d->j)
+    return journal_checkpoint (d->j);
+  return d->writable ? flush_tags (d) : 0;
+}
+
+int
+disk_mode_by_name (const char *name)
+{
+  static const char *const names[] = {"tags", "full", "none", "recovery"};
+
+  for (int i = 0; i < 4; i++)
+    if (strcmp (name, names[i]) == 0)
+      return i;
+  return -1;
 }
 
 const struct superblock *
@@ -262,7 +295,10 @@ disk_journal_stats (struct disk *d, struct journal_stats *stats)
 static uint64_t
 chunk_sectors (const struct disk *d)
 {
-  return CHUNK_TAG_BYTES / d->sb.tag_size;
+  uint64_t n = CHUNK_TAG_BYTES / d->sb.tag_size;
+  uint64_t full = journal_data_sectors_max (&d->sb);
+
+  return d->mode == DISK_MODE_FULL && full < n ? full : n;
 }
 
 /* Sectors of the range [SECTOR, SECTOR+N) that are contiguous on the
@@ -398,13 +434,15 @@ static void
 log_mismatch (void *opaque, uint64_t sector)
 {
   struct disk *d = opaque;
+  bool recovery = d->mode == DISK_MODE_RECOVERY;
 
   atomic_fetch_add (&d->stats.mismatches, 1);
   atomic_store (&d->stats.last_mismatch_sector, sector);
-  ni_log (NI_LOG_ERROR,
-          "%s: sector %" PRIu64 ": data does not match its %s tag; "
-          "failing the read with EIO",
-          d->b->name, sector, d->sb.hash_name);
+  ni_log (recovery ? NI_LOG_WARNING : NI_LOG_ERROR,
+          "%s: sector %" PRIu64 ": data does not match its %s tag; %s",
+          d->b->name, sector, d->sb.hash_name,
+          recovery ? "returning it unverified (mode=recovery)"
+                   : "failing the read with EIO");
 }
 
 /* Reads whole sectors, whose range the caller holds. */
@@ -413,6 +451,8 @@ read_locked (struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n)
 {
   int64_t bad = read_verified (d, buf, sector, n, log_mismatch, d);
 
+  if (bad > 0 && d->mode == DISK_MODE_RECOVERY)
+    return 0; /* mismatches are warned of, and the data returned */
   if (bad > 0)
     errno = EIO; /* the client sees a mismatch as an I/O error */
   return bad == 0 ? 0 : -1;
@@ -511,30 +551,37 @@ static int
 apply_locked (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
               const uint8_t *tags, bool must_zero, bool fua)
 {
+  bool full = d->mode == DISK_MODE_FULL;
   struct journal_record rec = {
       .sector = sector,
       .count = n,
-      .kind = tags ? JREC_TAGS : JREC_UNWRITTEN,
+      .kind = !tags  ? JREC_UNWRITTEN
+              : full ? JREC_DATA
+                     : JREC_TAGS,
       .tags = tags,
+      .data = buf,
   };
   int r;
 
-  if (journal_commit (d->j, &rec) == -1) {
+  if (d->j && journal_commit (d->j, &rec) == -1) {
     ni_log (NI_LOG_ERROR,
             "%s: journal commit for sectors %" PRIu64 "-%" PRIu64 ": %m",
             d->b->name, sector, sector + n - 1);
     atomic_fetch_add (&d->stats.io_errors, 1);
     return -1;
   }
+  /* In full mode the journal already holds the data durably. */
   if (tags)
-    r = data_io (d, (void *)buf, sector, n, true, fua ? BACKING_DSYNC : 0);
+    r = data_io (d, (void *)buf, sector, n, true,
+                 fua && !full ? BACKING_DSYNC : 0);
   else
     r = discard_data (d, sector, n, must_zero, fua);
   /* After a failed data write the old tags stay: the data on disk is now
    * unknown, and a read of it fails rather than returns garbage. */
   if (r == 0)
     r = tagstore_set (d->ts, sector, n, tags);
-  journal_applied (d->j);
+  if (d->j)
+    journal_applied (d->j);
   return r;
 }
 
@@ -554,7 +601,7 @@ bound_dirty_tags (struct disk *d)
 {
   if (!tagstore_needs_writeback (d->ts))
     return 0;
-  return journal_checkpoint (d->j);
+  return disk_checkpoint (d);
 }
 
 /* Writes whole sectors in chunks.  Each chunk is hashed with no lock held;
@@ -621,7 +668,7 @@ int
 disk_write (struct disk *d, const void *buf, uint32_t count, uint64_t offset,
             bool fua)
 {
-  if (d->j == NULL) {
+  if (!d->writable) {
     errno = EROFS;
     return -1;
   }
@@ -666,7 +713,7 @@ disk_trim (struct disk *d, uint32_t count, uint64_t offset, bool fua)
 {
   uint64_t ss = d->sb.sector_size;
 
-  if (d->j == NULL) {
+  if (!d->writable) {
     errno = EROFS;
     return -1;
   }
@@ -695,7 +742,7 @@ disk_zero (struct disk *d, uint32_t count, uint64_t offset, bool fua)
   uint64_t ss = d->sb.sector_size;
   uint64_t first = (offset + ss - 1) / ss, end = (offset + count) / ss;
 
-  if (d->j == NULL) {
+  if (!d->writable) {
     errno = EROFS;
     return -1;
   }
@@ -713,13 +760,16 @@ disk_zero (struct disk *d, uint32_t count, uint64_t offset, bool fua)
 int
 disk_flush (struct disk *d)
 {
+  int r;
+
   atomic_fetch_add (&d->stats.flushes, 1);
-  if (d->j == NULL)
+  if (!d->writable)
     return 0;
-  if (backing_sync (d->b) == -1) {
+  /* The journal holds the tags; with none, they must go home now. */
+  r = d->j ? backing_sync (d->b) : flush_tags (d);
+  if (r == -1) {
     ni_log (NI_LOG_ERROR, "%s: flush: %m", d->b->name);
     atomic_fetch_add (&d->stats.io_errors, 1);
-    return -1;
   }
-  return 0;
+  return r;
 }

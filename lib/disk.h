@@ -33,7 +33,19 @@
 #include "recovery.h"
 #include "superblock.h"
 
+/* Crash modes (see nbdkit-integrity-plugin(1), CRASH MODES). */
+enum disk_mode {
+  DISK_MODE_TAGS,     /* tags journaled, data written once */
+  DISK_MODE_FULL,     /* data and tags journaled: every write atomic */
+  DISK_MODE_NONE,     /* no journal: tags written home on flush */
+  DISK_MODE_RECOVERY, /* read-only, no replay, mismatches only warned */
+};
+
+/* The mode called NAME; -1 if none is. */
+int disk_mode_by_name (const char *name);
+
 struct disk_options {
+  enum disk_mode mode;
   const char *path;
   const char *keyfile;    /* required for keyed algorithms */
   const char *hash;       /* if set, must match the superblock */

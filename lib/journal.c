@@ -24,11 +24,35 @@ journal_sectors_max (unsigned tag_size)
   return journal_record_max (tag_size) * (MAX_BATCH_BLOCKS / 4);
 }
 
+uint32_t
+journal_data_sectors_max (const struct superblock *sb)
+{
+  uint32_t by_blocks = (MAX_BATCH_BLOCKS / 2) * SB_BLOCK / sb->sector_size;
+  uint32_t by_tags = journal_record_max (sb->tag_size);
+
+  return by_blocks < by_tags ? by_blocks : by_tags;
+}
+
+static bool
+has_tags (const struct journal_record *rec)
+{
+  return rec->kind == JREC_TAGS || rec->kind == JREC_DATA;
+}
+
 static size_t
 record_bytes (const struct superblock *sb, const struct journal_record *rec)
 {
-  size_t tags = rec->kind == JREC_TAGS ? (size_t)rec->count * sb->tag_size : 0;
+  size_t tags = has_tags (rec) ? (size_t)rec->count * sb->tag_size : 0;
   return JOURNAL_RECORD_HEADER + tags;
+}
+
+/* Blocks the data of REC takes after its header block. */
+static uint64_t
+data_blocks (const struct superblock *sb, const struct journal_record *rec)
+{
+  uint64_t bytes = (uint64_t)rec->count * sb->sector_size;
+
+  return rec->kind == JREC_DATA ? (bytes + SB_BLOCK - 1) / SB_BLOCK : 0;
 }
 
 /* Encodes as much of REC as fits in SPACE bytes at P.  Returns the bytes
@@ -40,16 +64,18 @@ encode_record (const struct superblock *sb, struct journal_record *rec,
   uint32_t count = rec->count;
   size_t tag_bytes;
 
-  if (space <
-      JOURNAL_RECORD_HEADER + (rec->kind == JREC_TAGS ? sb->tag_size : 0))
+  if (space < JOURNAL_RECORD_HEADER + (has_tags (rec) ? sb->tag_size : 0))
     return 0;
-  if (rec->kind == JREC_TAGS && record_bytes (sb, rec) > space)
+  if (has_tags (rec) && record_bytes (sb, rec) > space) {
+    if (rec->kind == JREC_DATA)
+      return 0; /* never split: its data blocks follow its header */
     count = (space - JOURNAL_RECORD_HEADER) / sb->tag_size;
+  }
   le64_put (p, rec->sector);
   le32_put (p + 8, count);
   le16_put (p + 12, rec->kind);
   le16_put (p + 14, 0);
-  tag_bytes = rec->kind == JREC_TAGS ? (size_t)count * sb->tag_size : 0;
+  tag_bytes = has_tags (rec) ? (size_t)count * sb->tag_size : 0;
   if (tag_bytes) {
     memcpy (p + JOURNAL_RECORD_HEADER, rec->tags, tag_bytes);
     rec->tags += tag_bytes;
@@ -96,8 +122,9 @@ journal_block_encode (const struct superblock *sb, uint64_t seq,
 static bool
 record_valid (const struct superblock *sb, const struct journal_record *rec)
 {
-  return rec->count > 0 &&
-         (rec->kind == JREC_TAGS || rec->kind == JREC_UNWRITTEN) &&
+  return rec->count > 0 && (has_tags (rec) || rec->kind == JREC_UNWRITTEN) &&
+         (rec->kind != JREC_DATA ||
+          rec->count <= journal_data_sectors_max (sb)) &&
          rec->sector < sb->data_sectors &&
          rec->count <= sb->data_sectors - rec->sector;
 }
@@ -124,7 +151,8 @@ journal_block_decode (const struct superblock *sb, uint64_t seq,
     rec.sector = le64_get (p);
     rec.count = le32_get (p + 8);
     rec.kind = le16_get (p + 12);
-    rec.tags = rec.kind == JREC_TAGS ? p + JOURNAL_RECORD_HEADER : NULL;
+    rec.tags = has_tags (&rec) ? p + JOURNAL_RECORD_HEADER : NULL;
+    rec.data = NULL;
     if (!record_valid (sb, &rec) ||
         p + record_bytes (sb, &rec) > block + JOURNAL_HEADER + used)
       goto bad;
@@ -149,29 +177,95 @@ block_offset (const struct superblock *sb, uint64_t seq)
   return sb->journal_offset + seq % sb_journal_blocks (sb) * SB_BLOCK;
 }
 
+/* The records of one header block, as journal_scan gathers them. */
+struct block_records {
+  struct journal_record recs[JOURNAL_PAYLOAD / JOURNAL_RECORD_HEADER];
+  size_t n;
+  uint64_t data_blocks;
+  const struct superblock *sb;
+};
+
+static int
+gather (void *opaque, uint64_t seq, const struct journal_record *rec)
+{
+  struct block_records *br = opaque;
+
+  (void)seq;
+  br->recs[br->n++] = *rec;
+  br->data_blocks += data_blocks (br->sb, rec);
+  return 0;
+}
+
+static int
+read_block (struct backing *b, const struct superblock *sb, uint64_t seq,
+            uint8_t *block)
+{
+  if (backing_pread (b, block, SB_BLOCK, block_offset (sb, seq)) == 0)
+    return 0;
+  ni_error_set ("%s: reading journal block %" PRIu64 ": %m", b->name, seq);
+  return -1;
+}
+
+/* Reads the data blocks after header block SEQ and points each data
+ * record of BR at its data in BUF. */
+static int
+read_data (struct backing *b, const struct superblock *sb, uint64_t seq,
+           struct block_records *br, uint8_t *buf)
+{
+  uint64_t next = 0;
+
+  for (uint64_t i = 0; i < br->data_blocks; i++)
+    if (read_block (b, sb, seq + 1 + i, buf + i * SB_BLOCK) == -1)
+      return -1;
+  for (size_t i = 0; i < br->n; i++) {
+    if (br->recs[i].kind != JREC_DATA)
+      continue;
+    br->recs[i].data = buf + next * SB_BLOCK;
+    next += data_blocks (sb, &br->recs[i]);
+  }
+  return 0;
+}
+
 int
 journal_scan (struct backing *b, const struct superblock *sb,
               journal_record_fn fn, void *opaque, uint64_t *head)
 {
   uint64_t seq = sb->journal_tail_seq;
   uint64_t end = seq + sb_journal_blocks (sb);
-  uint8_t block[SB_BLOCK];
+  uint8_t block[SB_BLOCK], *data = malloc (MAX_BATCH_BLOCKS * SB_BLOCK);
+  struct block_records *br = malloc (sizeof *br);
+  int r = -1;
 
-  for (; seq < end; seq++) {
-    int r;
+  if (data == NULL || br == NULL)
+    goto out;
+  while (seq < end) {
+    int valid;
 
-    if (backing_pread (b, block, SB_BLOCK, block_offset (sb, seq)) == -1) {
-      ni_error_set ("%s: reading journal block %" PRIu64 ": %m", b->name, seq);
-      return -1;
-    }
-    r = journal_block_decode (sb, seq, block, fn, opaque);
-    if (r == -1)
-      return -1;
-    if (r == 0)
+    br->n = br->data_blocks = 0;
+    br->sb = sb;
+    if (read_block (b, sb, seq, block) == -1)
+      goto out;
+    valid = journal_block_decode (sb, seq, block, gather, br);
+    if (valid == -1)
+      goto out;
+    /* A header whose data would not fit in the ring is not a real one. */
+    if (valid == 0 || br->data_blocks >= MAX_BATCH_BLOCKS ||
+        seq + 1 + br->data_blocks > end)
       break;
+    if (read_data (b, sb, seq, br, data) == -1)
+      goto out;
+    for (size_t i = 0; i < br->n; i++)
+      if (fn && fn (opaque, seq, &br->recs[i]) == -1)
+        goto out;
+    seq += 1 + br->data_blocks;
   }
   *head = seq;
-  return 0;
+  r = 0;
+
+out:
+  free (data);
+  free (br);
+  return r;
 }
 
 /* A writer waiting in journal_commit; lives on its stack. */
@@ -190,6 +284,7 @@ struct journal {
   void *opaque;
   uint8_t *buf; /* MAX_BATCH_BLOCKS blocks; used by the leader only */
   struct journal_record batch[MAX_BATCH_RECORDS]; /* leader only */
+  struct journal_record whole[MAX_BATCH_RECORDS]; /* batch, as queued */
 
   pthread_mutex_t lock;   /* protects every field below */
   pthread_cond_t changed; /* a commit finished, or in_flight fell to 0 */
@@ -255,21 +350,48 @@ static size_t
 take_batch (struct journal *j, struct waiter **taken, uint64_t *blocks)
 {
   size_t n = 0, bytes = 0;
+  uint64_t data = 0;
 
   *taken = j->queue;
   for (struct waiter *w = j->queue; w; w = w->next) {
     size_t more = record_bytes (&j->sb, &w->rec);
-    if (n > 0 && (n == MAX_BATCH_RECORDS ||
-                  blocks_needed (j, bytes + more) > MAX_BATCH_BLOCKS))
+    uint64_t more_data = data_blocks (&j->sb, &w->rec);
+    if (n > 0 &&
+        (n == MAX_BATCH_RECORDS ||
+         blocks_needed (j, bytes + more) + data + more_data > MAX_BATCH_BLOCKS))
       break;
     bytes += more;
+    data += more_data;
+    j->whole[n] = w->rec;
     j->batch[n++] = w->rec;
     j->queue = w->next;
   }
   if (j->queue == NULL)
     j->queue_end = &j->queue;
-  *blocks = blocks_needed (j, bytes);
+  *blocks = blocks_needed (j, bytes) + data;
   return n;
+}
+
+/* Copies the data of the data records [FIRST, LAST) of the batch into the
+ * blocks from BLOCK on; returns the blocks used. */
+static uint64_t
+encode_data (struct journal *j, size_t first, size_t last, uint64_t block)
+{
+  uint64_t used = 0;
+
+  for (size_t i = first; i < last; i++) {
+    const struct journal_record *rec = &j->whole[i];
+    size_t bytes = (size_t)rec->count * j->sb.sector_size;
+    uint64_t nb = data_blocks (&j->sb, rec);
+    uint8_t *p = j->buf + (block + used) * SB_BLOCK;
+
+    if (nb == 0)
+      continue;
+    memcpy (p, rec->data, bytes);
+    memset (p + bytes, 0, nb * SB_BLOCK - bytes);
+    used += nb;
+  }
+  return used;
 }
 
 /* Encodes the batch into buf; returns the blocks used. */
@@ -280,9 +402,11 @@ encode_batch (struct journal *j, size_t n)
   uint64_t blocks = 0;
 
   while (done < n) {
+    size_t first = done;
     journal_block_encode (&j->sb, j->head + blocks, j->batch, n, &done,
                           j->buf + blocks * SB_BLOCK);
     blocks++;
+    blocks += encode_data (j, first, done, blocks);
   }
   return blocks;
 }
@@ -365,7 +489,9 @@ journal_commit (struct journal *j, const struct journal_record *rec)
 {
   struct waiter w = {.rec = *rec};
 
-  if (blocks_needed (j, record_bytes (&j->sb, rec)) > MAX_BATCH_BLOCKS) {
+  if (blocks_needed (j, record_bytes (&j->sb, rec)) +
+          data_blocks (&j->sb, rec) >
+      MAX_BATCH_BLOCKS) {
     errno = EINVAL; /* callers split requests: see journal_sectors_max */
     return -1;
   }

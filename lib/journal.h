@@ -15,7 +15,11 @@
  *    24  records ...          4092  u32 CRC32C(disk UUID || bytes 0..4091)
  *
  * Record: u64 first sector, u32 sector count, u16 kind, u16 reserved, then
- * for JREC_TAGS the count tags.  A record never spans blocks.
+ * for JREC_TAGS and JREC_DATA the count tags.  A record never spans
+ * blocks, but the data of JREC_DATA records (the "full" crash mode) fills
+ * the blocks right after the block that holds them, in record order, each
+ * record's data padded to whole blocks.  Data blocks carry no header: the
+ * record's tags verify them.
  *
  * Writing: journal_commit queues the caller's record; whichever caller
  * finds no commit in progress becomes the leader, encodes every queued
@@ -41,13 +45,14 @@
 #define JOURNAL_RECORD_HEADER 16
 #define JOURNAL_PAYLOAD (SB_BLOCK - JOURNAL_HEADER - 4)
 
-enum journal_record_kind { JREC_TAGS = 1, JREC_UNWRITTEN = 2 };
+enum journal_record_kind { JREC_TAGS = 1, JREC_UNWRITTEN = 2, JREC_DATA = 3 };
 
 struct journal_record {
   uint64_t sector;
   uint32_t count;
   uint16_t kind;
-  const uint8_t *tags; /* count * tag_size bytes for JREC_TAGS */
+  const uint8_t *tags; /* count * tag_size bytes for JREC_TAGS, JREC_DATA */
+  const uint8_t *data; /* count * sector_size bytes for JREC_DATA */
 };
 
 /* Largest count of one record that fits in a block. */
@@ -55,6 +60,9 @@ uint32_t journal_record_max (unsigned tag_size);
 
 /* Most sectors one journal_commit takes; callers split larger requests. */
 uint32_t journal_sectors_max (unsigned tag_size);
+
+/* Most sectors of one JREC_DATA record. */
+uint32_t journal_data_sectors_max (const struct superblock *sb);
 
 /* Encodes as many of RECS[*DONE..N) into BLOCK (sequence SEQ) as fit,
  * splitting a record if needed: on return RECS[*DONE] has been advanced
@@ -64,9 +72,9 @@ void journal_block_encode (const struct superblock *sb, uint64_t seq,
                            uint8_t block[SB_BLOCK]);
 
 /* Decodes BLOCK, expected to hold sequence SEQ.  Calls FN for each record
- * (tags point into BLOCK).  Returns 1 if the block is valid, 0 if it is
- * not the block expected (end of the journal), -1 with ni_error() if it
- * has a good checksum but a record is out of range. */
+ * (tags point into BLOCK; data is NULL: journal_scan reads it).  Returns 1 if
+ * the block is valid, 0 if it is not the block expected (end of the journal),
+ * -1 with ni_error() if it has a good checksum but a record is out of range. */
 typedef int (*journal_record_fn) (void *opaque, uint64_t seq,
                                   const struct journal_record *rec);
 int journal_block_decode (const struct superblock *sb, uint64_t seq,

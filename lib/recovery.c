@@ -212,6 +212,106 @@ decide_all (struct backing *b, const struct superblock *sb,
   return 0;
 }
 
+/* ---- the "full" crash mode: replay the journal in order ---- */
+
+struct replay {
+  struct backing *b;
+  const struct superblock *sb;
+  const struct hasher *h;
+  struct tagstore *ts;
+  struct recovery_report *report;
+  recovery_sector_fn fn;
+  void *opaque;
+};
+
+/* True if every sector's journaled data matches its journaled tag: the
+ * whole record reached the journal, so the write it carries is applied,
+ * all of it or (a torn commit, never acknowledged) none of it. */
+static bool
+record_complete (const struct replay *rp, const struct journal_record *rec)
+{
+  const struct superblock *sb = rp->sb;
+  uint8_t computed[HASH_MAX_TAG];
+
+  for (uint32_t i = 0; i < rec->count; i++) {
+    hasher_tag (rp->h, sb->uuid, rec->sector + i,
+                rec->data + (size_t)i * sb->sector_size, sb->sector_size,
+                computed);
+    if (!hasher_tag_equal (rp->h, computed, rec->tags + i * sb->tag_size))
+      return false;
+  }
+  return true;
+}
+
+static int
+write_home (const struct replay *rp, const struct journal_record *rec)
+{
+  const struct superblock *sb = rp->sb;
+
+  for (uint32_t i = 0; i < rec->count; i++)
+    if (backing_pwrite (rp->b, rec->data + (size_t)i * sb->sector_size,
+                        sb->sector_size, sb_data_offset (sb, rec->sector + i),
+                        0) == -1) {
+      ni_error_set ("%s: recovery: writing sector %" PRIu64 ": %m", rp->b->name,
+                    rec->sector + i);
+      return -1;
+    }
+  return 0;
+}
+
+static int
+replay_record (void *opaque, uint64_t seq, const struct journal_record *rec)
+{
+  struct replay *rp = opaque;
+  bool apply = rec->kind == JREC_UNWRITTEN ||
+               (rec->kind == JREC_DATA && record_complete (rp, rec));
+  enum recovery_decision d = apply ? RECOVERY_NEW : RECOVERY_OLD;
+
+  (void)seq;
+  rp->report->records++;
+  if (apply && rec->kind == JREC_DATA && write_home (rp, rec) == -1)
+    return -1;
+  if (apply && tagstore_set (rp->ts, rec->sector, rec->count,
+                             rec->kind == JREC_DATA ? rec->tags : NULL) == -1)
+    return -1;
+  for (uint32_t i = 0; i < rec->count; i++) {
+    rp->report->sectors++;
+    count_decision (rp->report, d);
+    if (rp->fn)
+      rp->fn (rp->opaque, rec->sector + i, d);
+  }
+  return 0;
+}
+
+/* Full mode: the journal holds the data, so recovery writes every complete
+ * record home in order; writing it twice writes the same. */
+static int
+replay_full (struct backing *b, const struct superblock *sb,
+             const struct hasher *h, struct tagstore *ts,
+             struct recovery_report *report, recovery_sector_fn fn,
+             void *opaque)
+{
+  struct replay rp = {b, sb, h, ts, report, fn, opaque};
+
+  if (b->readonly) {
+    uint64_t head;
+    if (journal_scan (b, sb, NULL, NULL, &head) == -1)
+      return -1;
+    if (head == sb->journal_tail_seq)
+      return 0;
+    ni_error_set ("%s was served in full mode and not closed cleanly: its "
+                  "journal must be written home first; run "
+                  "nbd-integrity recover %s",
+                  b->name, b->name);
+    errno = EUCLEAN;
+    return -1;
+  }
+  if (journal_scan (b, sb, replay_record, &rp, &report->head) == -1)
+    return -1;
+  report->blocks = report->head - sb->journal_tail_seq;
+  return 0;
+}
+
 int
 recovery_run (struct backing *b, const struct superblock *sb,
               const struct hasher *h, struct tagstore *ts,
@@ -222,6 +322,14 @@ recovery_run (struct backing *b, const struct superblock *sb,
   int r;
 
   memset (report, 0, sizeof *report);
+  if (sb->mode == MODE_NONE && sb->state == SB_DIRTY)
+    ni_log (NI_LOG_WARNING,
+            "%s was served with mode=none and not closed cleanly: sectors "
+            "written after its last flush may fail verification "
+            "(nbd-integrity verify lists them)",
+            b->name);
+  if (sb->mode == MODE_FULL)
+    return replay_full (b, sb, h, ts, report, fn, opaque);
   r = journal_scan (b, sb, collect_record, &c, &report->head);
   if (r == 0) {
     report->blocks = report->head - sb->journal_tail_seq;

@@ -12,7 +12,7 @@
 #define MiB (1024 * 1024)
 #define JOURNAL_MIN (1 * MiB)
 #define JOURNAL_MAX (64 * MiB)
-#define MODE_MAX 3
+#define MODE_MAX MODE_NONE
 
 void
 sb_encode (const struct superblock *sb, uint8_t block[SB_BLOCK])
@@ -306,4 +306,12 @@ uint64_t
 sb_journal_blocks (const struct superblock *sb)
 {
   return sb->journal_size / SB_BLOCK;
+}
+
+const char *
+sb_mode_name (uint32_t mode)
+{
+  static const char *const names[] = {"tags", "full", "none"};
+
+  return mode <= MODE_MAX ? names[mode] : "unknown";
 }

@@ -45,6 +45,12 @@
 
 enum sb_state { SB_CLEAN = 0, SB_DIRTY = 1 };
 
+/* The crash mode the disk is (or was last) served in. */
+enum sb_mode { MODE_TAGS = 0, MODE_FULL = 1, MODE_NONE = 2 };
+
+/* "tags", "full" or "none". */
+const char *sb_mode_name (uint32_t mode);
+
 struct superblock {
   uint32_t version;
   uint32_t features;

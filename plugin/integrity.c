@@ -25,6 +25,7 @@ static char *filename;
 static char *keyfile;
 static char *hash;
 static int64_t tag_cache;
+static enum disk_mode mode = DISK_MODE_TAGS;
 static struct disk *disk;
 
 static void
@@ -70,6 +71,16 @@ integrity_config (const char *key, const char *value)
     hash = strdup (value);
     return hash ? 0 : -1;
   }
+  if (strcmp (key, "mode") == 0) {
+    int m = disk_mode_by_name (value);
+    if (m == -1) {
+      nbdkit_error ("unknown mode '%s': give tags, full, none or recovery",
+                    value);
+      return -1;
+    }
+    mode = m;
+    return 0;
+  }
   if (strcmp (key, "tag-cache") == 0) {
     tag_cache = nbdkit_parse_size (value);
     return tag_cache == -1 ? -1 : 0;
@@ -92,6 +103,7 @@ integrity_config_complete (void)
   "[file=]DISK           (required) The formatted disk or image to serve.\n"   \
   "keyfile=FILE          Key file of a keyed disk.\n"                          \
   "hash=ALG              Refuse to start unless the disk uses ALG.\n"          \
+  "mode=MODE             Crash mode: tags (default), full, none, recovery.\n"  \
   "tag-cache=SIZE        Memory for cached tags (default 64M)."
 
 static void
@@ -114,6 +126,7 @@ integrity_get_ready (void)
       .keyfile = keyfile,
       .hash = hash,
       .tag_cache_bytes = tag_cache,
+      .mode = mode,
   };
 
   disk = disk_open (&opts);
@@ -193,6 +206,13 @@ integrity_can_do (void *handle)
 }
 
 static int
+integrity_can_write (void *handle)
+{
+  (void)handle;
+  return mode != DISK_MODE_RECOVERY; /* recovery mode is read-only */
+}
+
+static int
 integrity_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
                  uint32_t flags)
 {
@@ -264,7 +284,7 @@ static struct nbdkit_plugin plugin = {
     .open = integrity_open,
     .get_size = integrity_get_size,
     .block_size = integrity_block_size,
-    .can_write = integrity_can_do,
+    .can_write = integrity_can_write,
     .can_flush = integrity_can_do,
     .can_trim = integrity_can_do,
     .can_zero = integrity_can_do,

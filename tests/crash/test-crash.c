@@ -31,6 +31,7 @@
 
 #include "disk.h"
 #include "format.h"
+#include "journal.h"
 #include "powerloss.h"
 #include "report.h"
 #include "superblock.h"
@@ -44,6 +45,7 @@ static const char *const hashes[] = {"crc32c", "xxh3-128", "blake2b-256",
 
 struct disk_setup {
   uint64_t seed;
+  enum disk_mode mode; /* tags or full */
   uint32_t sector_size;
   const char *hash;
   uint64_t size;
@@ -62,12 +64,15 @@ struct sector_model {
 struct model {
   uint32_t ss;
   uint64_t nr;
+  /* The last change, if a write: its sectors and their new values. */
+  uint64_t last_first, last_n;
+  uint64_t last_values[2 * 96];
   uint8_t *latest; /* contents after every issued write */
   struct sector_model *sectors;
 };
 
 struct totals {
-  uint64_t seeds, points, violations, torn, recovered_twice;
+  uint64_t seeds, points, violations, torn, recovered_twice, atomic_checked;
 };
 
 static uint64_t
@@ -185,6 +190,8 @@ one_op (struct disk *d, struct model *m, uint64_t *rnd, uint8_t *buf)
       len = m->nr * m->ss - off;
   }
   covering (m, off, len, &s, &n);
+  if (kind < 75)
+    m->last_n = 0; /* a change: only a write is remembered below */
   if (getenv ("CRASH_TRACE"))
     fprintf (stderr,
              "op kind %" PRIu64 " sectors %" PRIu64 "+%" PRIu64 " fua %d\n",
@@ -196,6 +203,10 @@ one_op (struct disk *d, struct model *m, uint64_t *rnd, uint8_t *buf)
     }
     memcpy (m->latest + off, buf, len);
     model_issue (m, s, n);
+    m->last_first = s;
+    m->last_n = n;
+    for (uint64_t i = 0; i < n; i++)
+      m->last_values[i] = value_of (m->latest + (s + i) * m->ss, m->ss);
     if (disk_write (d, buf, len, off, fua) == -1)
       return -1;
   } else if (kind < 75) { /* trim (whole sectors) or zero */
@@ -240,9 +251,10 @@ trace_decision (void *opaque, uint64_t sector, enum recovery_decision d)
 }
 
 static struct disk *
-open_on (struct backing *b, const char *what)
+open_on (const struct disk_setup *ds, struct backing *b, const char *what)
 {
-  struct disk_options opts = {.path = what, .recovered = trace_decision};
+  struct disk_options opts = {
+      .path = what, .recovered = trace_decision, .mode = ds->mode};
   struct disk *d = disk_open_backing (b, &opts);
 
   if (d == NULL && !powerloss_crashed (b)) {
@@ -265,7 +277,7 @@ run_workload (const struct disk_setup *ds, struct model *m, uint64_t crash_at,
   struct disk *d;
 
   model_init (m, ds->sector_size, DATA_SECTORS);
-  d = open_on (b, "workload");
+  d = open_on (ds, b, "workload");
   opened = powerloss_io_count (b);
   powerloss_crash_after (b, crash_at);
   if (crash_at)
@@ -294,11 +306,38 @@ crash_in_recovery (const struct disk_setup *ds, uint8_t *image, uint64_t point)
 
   powerloss_keep_image (b, &again, ds->seed + point);
   powerloss_crash_after (b, point);
-  d = open_on (b, "recovery");
+  d = open_on (ds, b, "recovery");
   if (d)
     disk_close (d);
   free (image);
   return again;
+}
+
+/* Full mode: the write cut short by the power failure reads back wholly
+ * new or wholly old, if it fit in one journal record. */
+static void
+check_atomic (const struct disk_setup *ds, const struct model *m,
+              struct disk *d, uint64_t point, struct totals *t)
+{
+  uint64_t newer = 0;
+  uint8_t *buf = malloc (m->ss);
+
+  if (ds->mode != DISK_MODE_FULL || m->last_n == 0 ||
+      m->last_n > journal_data_sectors_max (disk_superblock (d)))
+    return free (buf);
+  for (uint64_t i = 0; i < m->last_n; i++)
+    newer += disk_read (d, buf, m->ss, (m->last_first + i) * m->ss) == 0 &&
+             value_of (buf, m->ss) == m->last_values[i];
+  free (buf);
+  t->atomic_checked++;
+  if (newer == 0 || newer == m->last_n)
+    return;
+  t->violations++;
+  fprintf (stderr,
+           "VIOLATION seed %" PRIu64 " crash point %" PRIu64 " (full mode): "
+           "the last write, sectors %" PRIu64 "+%" PRIu64 ", is only in part "
+           "(%" PRIu64 " sectors) new\n",
+           ds->seed, point, m->last_first, m->last_n, newer);
 }
 
 /* Recovers IMAGE and checks every sector against the model. */
@@ -307,7 +346,7 @@ check_recovered (const struct disk_setup *ds, const struct model *m,
                  uint8_t *image, uint64_t point, struct totals *t)
 {
   struct backing *b = powerloss_new (image, ds->size);
-  struct disk *d = open_on (b, "check");
+  struct disk *d = open_on (ds, b, "check");
   const struct superblock *sb = disk_superblock (d);
   uint8_t *buf = malloc (ds->sector_size);
 
@@ -319,26 +358,30 @@ check_recovered (const struct disk_setup *ds, const struct model *m,
 
     if (ok && allowed)
       continue;
-    if (!ok && !allowed) {
+    /* Full mode journals the data: no write can be torn. */
+    if (!ok && !allowed && ds->mode != DISK_MODE_FULL) {
       t->torn++; /* neither old nor new: failing it is right */
       continue;
     }
     t->violations++;
     fprintf (stderr,
-               "  value %016" PRIx64 " zero? %d durable %016" PRIx64
-               " since %u overflow %d\n",
-               value_of (data, m->ss),
-               value_of (data, m->ss) == value_of ((uint8_t[4096]){0}, m->ss),
-               m->sectors[s].durable, m->sectors[s].nr_since,
-               m->sectors[s].overflow);
+             "  value %016" PRIx64 " zero? %d durable %016" PRIx64
+             " since %u overflow %d\n",
+             value_of (data, m->ss),
+             value_of (data, m->ss) == value_of ((uint8_t[4096]){0}, m->ss),
+             m->sectors[s].durable, m->sectors[s].nr_since,
+             m->sectors[s].overflow);
     fprintf (stderr,
-             "VIOLATION seed %" PRIu64 " crash point %" PRIu64 " (%s, %u-byte "
-             "sectors): sector %" PRIu64 " %s\n",
-             ds->seed, point, ds->hash, ds->sector_size, s,
+             "VIOLATION seed %" PRIu64 " crash point %" PRIu64 " (%s mode, %s, "
+             "%u-byte sectors): sector %" PRIu64 " %s\n",
+             ds->seed, point, ds->mode == DISK_MODE_FULL ? "full" : "tags",
+             ds->hash, ds->sector_size, s,
              ok ? "reads contents it never had at the last flush or since"
-                : "holds valid contents but fails verification");
+             : allowed ? "holds valid contents but fails verification"
+                       : "is torn, in full mode");
   }
   free (buf);
+  check_atomic (ds, m, d, point, t);
   disk_close (d);
   free (image);
 }
@@ -362,6 +405,12 @@ setup_disk (struct disk_setup *ds, uint64_t seed)
   struct backing *b;
 
   ds->seed = seed;
+  ds->mode =
+      getenv ("CRASH_MODE") && strcmp (getenv ("CRASH_MODE"), "full") == 0
+          ? DISK_MODE_FULL
+      : getenv ("CRASH_MODE") ? DISK_MODE_TAGS
+      : seed % 2              ? DISK_MODE_FULL
+                              : DISK_MODE_TAGS;
   ds->sector_size = seed % 3 == 0 ? 512 : 4096;
   ds->hash = hashes[seed / 3 % 4];
   ds->size = disk_bytes_for (ds->sector_size, ds->hash);
@@ -443,8 +492,10 @@ main (void)
   while (!one_seed && now () < deadline);
   printf ("crash test: %" PRIu64 " seeds, %" PRIu64 " crash points (%" PRIu64
           " also crashed during recovery), %" PRIu64 " torn sectors "
-          "rightly failed, %" PRIu64 " violations\n",
-          t.seeds, t.points, t.recovered_twice, t.torn, t.violations);
+          "rightly failed, %" PRIu64 " full-mode writes checked atomic, "
+          "%" PRIu64 " violations\n",
+          t.seeds, t.points, t.recovered_twice, t.torn, t.atomic_checked,
+          t.violations);
   printf ("%" PRIu64 " passed, %" PRIu64 " failed\n", t.points - t.violations,
           t.violations);
   return t.violations ? EXIT_FAILURE : EXIT_SUCCESS;
