@@ -1,75 +1,113 @@
-/* nbd-integrity dump and locate: the superblock, read without opening the
- * disk (so they work on a dirty disk, and without its key). */
+/* nbd-integrity dump: every field of the superblock.
+ *
+ * Read straight from the backing rather than through disk_open, so that
+ * it works on a disk that is dirty, damaged past opening, or whose key is
+ * elsewhere.
+ */
 #include <inttypes.h>
 #include <stdlib.h>
 
-#include "backing.h"
+#include "json.h"
 #include "report.h"
-#include "superblock.h"
 #include "tool.h"
 
-static const char *
-mode_name (uint32_t mode)
-{
-  static const char *const names[] = {"tags", "full", "none", "recovery"};
+/* How a field is shown: JSON gets the plain value, text gets it in words
+ * too. */
+enum field_kind {
+  FIELD_NUMBER,
+  FIELD_BYTES, /* a size: text adds "(1.5 GiB)" */
+  FIELD_TIME,  /* Unix time: text adds the UTC date */
+  FIELD_FLAG,  /* JSON bool, text yes/no */
+  FIELD_TEXT,  /* NULL: JSON null, left out of the text */
+};
 
-  return mode < G_N_ELEMENTS (names) ? names[mode] : "unknown";
-}
+struct field {
+  const char *name;
+  enum field_kind kind;
+  uint64_t number;
+  const char *text;
+};
 
+/* 8-4-4-4-12 hex digits. */
 static void
-format_uuid (const uint8_t *u, char out[37])
+format_uuid (const uint8_t *uuid, char out[37])
 {
   char *p = out;
 
   for (int i = 0; i < DISK_UUID_SIZE; i++) {
     if (i == 4 || i == 6 || i == 8 || i == 10)
       *p++ = '-';
-    p += sprintf (p, "%02x", u[i]);
+    p += sprintf (p, "%02x", uuid[i]);
   }
 }
 
 static void
-format_hex (const uint8_t *b, size_t len, char *out)
+format_hex (const uint8_t *bytes, size_t len, char *out)
 {
   for (size_t i = 0; i < len; i++)
-    sprintf (out + 2 * i, "%02x", b[i]);
+    sprintf (out + 2 * i, "%02x", bytes[i]);
 }
 
-static bool
-read_superblock (const char *cmd, const char *path, struct superblock *sb)
+/* The value in words, for the text output. */
+static char *
+field_words (const struct field *f)
 {
-  struct backing *b = backing_open_file (path, true);
-  bool ok = b && sb_read (b, sb) == 0;
+  g_autofree char *words = NULL;
+  g_autoptr (GDateTime) time = NULL;
 
-  if (!ok)
-    tool_error (cmd, "%s", ni_error ());
-  backing_close (b);
-  return ok;
+  switch (f->kind) {
+  case FIELD_BYTES:
+    if (f->number < 1024)
+      break;
+    words = g_format_size_full (f->number, G_FORMAT_SIZE_IEC_UNITS);
+    return g_strdup_printf ("%" PRIu64 " (%s)", f->number, words);
+  case FIELD_TIME:
+    if (f->number > G_MAXINT64 ||
+        (time = g_date_time_new_from_unix_utc (f->number)) == NULL)
+      break;
+    words = g_date_time_format (time, "%Y-%m-%d %H:%M:%S UTC");
+    return g_strdup_printf ("%" PRIu64 " (%s)", f->number, words);
+  case FIELD_FLAG:
+    return g_strdup (f->number ? "yes" : "no");
+  case FIELD_TEXT:
+    return g_strdup (f->text);
+  case FIELD_NUMBER:
+    break;
+  }
+  return g_strdup_printf ("%" PRIu64, f->number);
 }
-
-/* One field: name, number, and in words for people. */
-struct field {
-  const char *name;
-  uint64_t value;
-  const char *text; /* if set, shown instead of the number */
-};
 
 static void
-print_fields (const struct field *f, size_t n, bool json)
+print_text (const struct field *fields, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
-    if (json) {
-      printf ("  \"%s\": ", f[i].name);
-      if (f[i].text)
-        json_string (stdout, f[i].text);
-      else
-        printf ("%" PRIu64, f[i].value);
-      printf (",\n");
-    } else if (f[i].text)
-      printf ("%-18s %s\n", f[i].name, f[i].text);
-    else
-      printf ("%-18s %" PRIu64 "\n", f[i].name, f[i].value);
+    g_autofree char *label = g_strdup_printf ("%s:", fields[i].name);
+    g_autofree char *words = NULL;
+
+    if (fields[i].kind == FIELD_TEXT && fields[i].text == NULL)
+      continue;
+    words = field_words (&fields[i]);
+    printf ("%-18s %s\n", label, words);
   }
+}
+
+static void
+print_json (const struct field *fields, size_t n)
+{
+  struct json j;
+
+  json_begin (&j, stdout);
+  for (size_t i = 0; i < n; i++) {
+    const struct field *f = &fields[i];
+
+    if (f->kind == FIELD_TEXT)
+      json_string (&j, f->name, f->text);
+    else if (f->kind == FIELD_FLAG)
+      json_bool (&j, f->name, f->number);
+    else
+      json_u64 (&j, f->name, f->number);
+  }
+  json_end (&j);
 }
 
 int
@@ -77,91 +115,53 @@ cmd_dump (int argc, char **argv)
 {
   gboolean json = FALSE;
   GOptionEntry entries[] = {
-      {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL},
+      json_option (&json),
       G_OPTION_ENTRY_NULL,
   };
+  char uuid[37], key_check[2 * HASH_KEY_CHECK_SIZE + 1];
   const struct hash_alg *alg;
   struct superblock sb;
-  char uuid[37], kcv[2 * HASH_KEY_CHECK_SIZE + 1];
+  struct backing *b;
 
-  if (!parse_command (&argc, &argv, "DISK",
-                      "Prints every field of DISK's superblock.", entries, 0) ||
-      !read_superblock ("dump", argv[1], &sb))
+  if (!parse_command (&argc, &argv, "DISK", 1,
+                      "Prints every field of DISK's superblock.", entries) ||
+      (b = open_superblock ("dump", argv[1], &sb)) == NULL)
     return EXIT_TROUBLE;
+  backing_close (b);
+  /* sb_read has checked the id: ALG is not NULL. */
   alg = hash_by_id (sb.hash_id);
   format_uuid (sb.uuid, uuid);
-  format_hex (sb.key_check, HASH_KEY_CHECK_SIZE, kcv);
+  format_hex (sb.key_check, HASH_KEY_CHECK_SIZE, key_check);
   const struct field fields[] = {
-      {"magic", 0, SB_MAGIC},
-      {"version", sb.version, NULL},
-      {"features", sb.features, NULL},
-      {"uuid", 0, uuid},
-      {"sector_size", sb.sector_size, NULL},
-      {"hash", 0, sb.hash_name},
-      {"hash_id", sb.hash_id, NULL},
-      {"tag_size", sb.tag_size, NULL},
-      {"state", 0, sb.state == SB_CLEAN ? "clean" : "dirty"},
-      {"mode", 0, mode_name (sb.mode)},
-      {"data_sectors", sb.data_sectors, NULL},
-      {"data_size", sb.data_sectors * sb.sector_size, NULL},
-      {"journal_offset", sb.journal_offset, NULL},
-      {"journal_size", sb.journal_size, NULL},
-      {"zones_offset", sb.zones_offset, NULL},
-      {"zone_sectors", sb.zone_sectors, NULL},
-      {"tag_run_bytes", sb.tag_run_bytes, NULL},
-      {"zones", sb_zone_count (&sb), NULL},
-      {"disk_size", sb.disk_size, NULL},
-      {"journal_tail_seq", sb.journal_tail_seq, NULL},
-      {"generation", sb.generation, NULL},
-      {"format_time", sb.format_time, NULL},
+      {"magic", FIELD_TEXT, .text = SB_MAGIC},
+      {"version", FIELD_NUMBER, .number = sb.version},
+      {"features", FIELD_NUMBER, .number = sb.features},
+      {"uuid", FIELD_TEXT, .text = uuid},
+      {"sector_size", FIELD_NUMBER, .number = sb.sector_size},
+      {"hash", FIELD_TEXT, .text = sb.hash_name},
+      {"hash_id", FIELD_NUMBER, .number = sb.hash_id},
+      {"tag_size", FIELD_NUMBER, .number = sb.tag_size},
+      {"keyed", FIELD_FLAG, .number = alg->keyed},
+      {"state", FIELD_TEXT, .text = sb.state == SB_CLEAN ? "clean" : "dirty"},
+      {"mode", FIELD_TEXT, .text = sb_mode_name (sb.mode)},
+      {"data_sectors", FIELD_NUMBER, .number = sb.data_sectors},
+      {"data_size", FIELD_BYTES, .number = sb.data_sectors * sb.sector_size},
+      {"journal_offset", FIELD_NUMBER, .number = sb.journal_offset},
+      {"journal_size", FIELD_BYTES, .number = sb.journal_size},
+      {"zones_offset", FIELD_NUMBER, .number = sb.zones_offset},
+      {"zone_sectors", FIELD_NUMBER, .number = sb.zone_sectors},
+      {"tag_run_bytes", FIELD_BYTES, .number = sb.tag_run_bytes},
+      {"zones", FIELD_NUMBER, .number = sb_zone_count (&sb)},
+      {"disk_size", FIELD_BYTES, .number = sb.disk_size},
+      {"journal_tail_seq", FIELD_NUMBER, .number = sb.journal_tail_seq},
+      {"generation", FIELD_NUMBER, .number = sb.generation},
+      {"format_time", FIELD_TIME, .number = sb.format_time},
+      {"key_check", FIELD_TEXT, .text = alg->keyed ? key_check : NULL},
+      {"copy", FIELD_NUMBER, .number = sb.copy},
   };
   if (json)
-    printf ("{\n  \"disk\": "), json_string (stdout, argv[1]), printf (",\n");
+    print_json (fields, G_N_ELEMENTS (fields));
   else
-    printf ("%-18s %s\n", "disk", argv[1]);
-  print_fields (fields, G_N_ELEMENTS (fields), json);
-  if (json)
-    printf ("  \"keyed\": %s,\n  \"key_check\": %s%s%s,\n  \"copy\": %d\n}\n",
-            alg->keyed ? "true" : "false", alg->keyed ? "\"" : "",
-            alg->keyed ? kcv : "null", alg->keyed ? "\"" : "", sb.copy);
-  else {
-    if (alg->keyed)
-      printf ("%-18s %s\n", "key_check", kcv);
-    printf ("%-18s %d\n", "copy", sb.copy);
-  }
-  return EXIT_OK;
-}
-
-int
-cmd_locate (int argc, char **argv)
-{
-  gboolean json = FALSE;
-  GOptionEntry entries[] = {
-      {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL},
-      G_OPTION_ENTRY_NULL,
-  };
-  struct superblock sb;
-  uint64_t sector;
-  char *end;
-
-  if (!parse_command (&argc, &argv, "DISK SECTOR",
-                      "Prints where SECTOR's data and tag are on DISK.",
-                      entries, 1) ||
-      !read_superblock ("locate", argv[1], &sb))
-    return EXIT_TROUBLE;
-  sector = strtoull (argv[2], &end, 0);
-  if (*end || sector >= sb.data_sectors) {
-    tool_error ("locate",
-                "%s: sector '%s' is not a sector of the disk "
-                "(0 to %" PRIu64 ")",
-                argv[1], argv[2], sb.data_sectors - 1);
-    return EXIT_TROUBLE;
-  }
-  printf (json ? "{\"data_offset\": %" PRIu64 ", \"tag_offset\": %" PRIu64
-                 ", \"sector_size\": %u, \"tag_size\": %u}\n"
-               : "data_offset=%" PRIu64 " tag_offset=%" PRIu64
-                 " sector_size=%u tag_size=%u\n",
-          sb_data_offset (&sb, sector), sb_tag_offset (&sb, sector),
-          sb.sector_size, sb.tag_size);
+    print_text (fields, G_N_ELEMENTS (fields));
   return EXIT_OK;
 }

@@ -1,52 +1,104 @@
-/* nbd-integrity recover and check: the journal, offline. */
+/* nbd-integrity recover: replays the journal of a disk that was not
+ * closed cleanly, as the plugin would on opening it, reports what it
+ * decided for each journaled sector, and leaves the disk clean.
+ *
+ * Decisions are collected during disk_open and printed once it has
+ * succeeded, so that a failure leaves no half-written JSON on stdout.
+ */
+#include <errno.h>
 #include <inttypes.h>
-#include <stdlib.h>
+#include <string.h>
 
-#include "backing.h"
 #include "disk.h"
-#include "journal.h"
+#include "json.h"
 #include "report.h"
-#include "superblock.h"
 #include "tool.h"
 
-struct decisions {
-  bool json;
-  const char *disk;
-  uint64_t count;
+struct decision {
+  uint64_t sector;
+  enum recovery_decision what;
 };
 
 static void
-print_decision (void *opaque, uint64_t sector, enum recovery_decision d)
+collect_decision (void *opaque, uint64_t sector, enum recovery_decision what)
 {
-  struct decisions *ds = opaque;
+  GArray *decisions = opaque;
+  struct decision d = {.sector = sector, .what = what};
 
-  if (ds->json)
-    printf ("%s{\"sector\": %" PRIu64 ", \"decision\": \"%s\"}",
-            ds->count ? ", " : "", sector, recovery_decision_name (d));
-  else
-    printf ("%s: sector %" PRIu64 ": %s\n", ds->disk, sector,
-            d == RECOVERY_NEW   ? "kept the journaled (new) tag"
-            : d == RECOVERY_OLD ? "kept the old tag"
-                                : "torn: matches neither tag, fails "
-                                  "verification until rewritten");
-  ds->count++;
+  g_array_append_val (decisions, d);
+}
+
+static const char *
+decision_words (enum recovery_decision what)
+{
+  switch (what) {
+  case RECOVERY_NEW:
+    return "kept the journaled (new) tag";
+  case RECOVERY_OLD:
+    return "kept the old tag";
+  case RECOVERY_NEITHER:
+    break;
+  }
+  return "torn: matches neither tag, fails verification until rewritten";
 }
 
 static void
-print_summary (const struct decisions *ds, const struct recovery_report *r)
+print_text (const char *disk, const GArray *decisions,
+            const struct recovery_report *r)
 {
-  if (ds->json)
-    printf ("], \"journal_blocks\": %" PRIu64 ", \"records\": %" PRIu64
-            ", \"sectors\": %" PRIu64 ", \"new\": %" PRIu64
-            ", \"old\": %" PRIu64 ", \"neither\": %" PRIu64 "}\n",
-            r->blocks, r->records, r->sectors, r->kept_new, r->kept_old,
-            r->neither);
-  else
-    printf ("%s: replayed %" PRIu64 " journal blocks, %" PRIu64
-            " records, %" PRIu64 " sectors: %" PRIu64 " new, %" PRIu64
-            " old, %" PRIu64 " torn\n",
-            ds->disk, r->blocks, r->records, r->sectors, r->kept_new,
-            r->kept_old, r->neither);
+  for (guint i = 0; i < decisions->len; i++) {
+    const struct decision *d = &g_array_index (decisions, struct decision, i);
+    printf ("%s: sector %" PRIu64 ": %s\n", disk, d->sector,
+            decision_words (d->what));
+  }
+  printf ("%s: replayed %" PRIu64 " journal blocks, %" PRIu64
+          " records, %" PRIu64 " sectors: %" PRIu64 " new, %" PRIu64
+          " old, %" PRIu64 " torn\n",
+          disk, r->blocks, r->records, r->sectors, r->kept_new, r->kept_old,
+          r->neither);
+}
+
+static void
+print_json (const char *disk, const GArray *decisions,
+            const struct recovery_report *r)
+{
+  struct json j;
+
+  json_begin (&j, stdout);
+  json_string (&j, "disk", disk);
+  json_array (&j, "decisions");
+  for (guint i = 0; i < decisions->len; i++) {
+    const struct decision *d = &g_array_index (decisions, struct decision, i);
+    json_object (&j, NULL);
+    json_u64 (&j, "sector", d->sector);
+    json_string (&j, "decision", recovery_decision_name (d->what));
+    json_object_end (&j);
+  }
+  json_array_end (&j);
+  json_u64 (&j, "journal_blocks", r->blocks);
+  json_u64 (&j, "records", r->records);
+  json_u64 (&j, "sectors", r->sectors);
+  json_u64 (&j, "new", r->kept_new);
+  json_u64 (&j, "old", r->kept_old);
+  json_u64 (&j, "neither", r->neither);
+  json_end (&j);
+}
+
+/* The crash mode the disk was last served in: opening it in another
+ * would change what its superblock (and dump) says. */
+static bool
+last_mode (const char *disk, enum disk_mode *mode)
+{
+  struct superblock sb;
+  struct backing *b = open_superblock ("recover", disk, &sb);
+  int m;
+
+  if (b == NULL)
+    return false;
+  backing_close (b);
+  m = disk_mode_by_name (sb_mode_name (sb.mode));
+  *mode = m == -1 ? DISK_MODE_TAGS : (enum disk_mode)m;
+  return true;
 }
 
 int
@@ -55,150 +107,38 @@ cmd_recover (int argc, char **argv)
   g_autofree char *keyfile = NULL;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
-      {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL},
-      {"keyfile", 0, 0, G_OPTION_ARG_FILENAME, &keyfile,
-       "Key file of a keyed disk", "FILE"},
+      json_option (&json),
+      keyfile_option (&keyfile),
       G_OPTION_ENTRY_NULL,
   };
-  struct decisions ds = {.json = false};
-  struct disk_options opts = {.recovered = print_decision, .opaque = &ds};
+  g_autoptr (GArray) decisions =
+      g_array_new (FALSE, FALSE, sizeof (struct decision));
+  struct disk_options opts = {.recovered = collect_decision,
+                              .opaque = decisions};
   struct disk *d;
 
-  if (!parse_command (&argc, &argv, "DISK",
+  if (!parse_command (&argc, &argv, "DISK", 1,
                       "Replays DISK's journal, reports what it decided for "
                       "each journaled sector, and leaves the disk clean.",
-                      entries, 0))
+                      entries) ||
+      !last_mode (argv[1], &opts.mode))
     return EXIT_TROUBLE;
-  opts.path = ds.disk = argv[1];
+  opts.path = argv[1];
   opts.keyfile = keyfile;
-  ds.json = json;
-  if (json) {
-    printf ("{\"disk\": ");
-    json_string (stdout, ds.disk);
-    printf (", \"decisions\": [");
-  }
-  d = disk_open (&opts);
-  if (d == NULL) {
-    if (json)
-      printf ("]}\n");
+  if ((d = disk_open (&opts)) == NULL) {
     tool_error ("recover", "%s", ni_error ());
     return EXIT_TROUBLE;
   }
-  print_summary (&ds, disk_recovery_report (d));
+  if (json)
+    print_json (opts.path, decisions, disk_recovery_report (d));
+  else
+    print_text (opts.path, decisions, disk_recovery_report (d));
   if (disk_close (d) == -1) {
-    tool_error ("recover", "%s: %s", ds.disk, ni_error ());
+    tool_error ("recover",
+                "%s: cannot mark the disk clean: %s; it is recovered again "
+                "when next opened",
+                opts.path, strerror (errno));
     return EXIT_TROUBLE;
   }
   return EXIT_OK;
-}
-
-/* ---- check ---- */
-
-struct problems {
-  const char *disk;
-  bool json;
-  int count;
-};
-
-static void
-problem (struct problems *p, const char *fmt, const char *detail)
-{
-  if (p->json) {
-    g_autofree char *msg = g_strdup_printf (fmt, detail);
-    printf ("%s", p->count ? ", " : "");
-    json_string (stdout, msg);
-  } else {
-    printf ("%s: ", p->disk);
-    printf (fmt, detail);
-    printf ("\n");
-  }
-  p->count++;
-}
-
-static void
-check_copies (struct backing *b, struct problems *p)
-{
-  for (int i = 0; i < SB_COPIES; i++) {
-    uint8_t block[SB_BLOCK];
-    struct superblock sb;
-    g_autofree char *what = NULL;
-
-    if (backing_pread (b, block, SB_BLOCK, (uint64_t)i * SB_BLOCK) == -1)
-      what =
-          g_strdup_printf ("copy %d: read failed: %s", i, g_strerror (errno));
-    else if (sb_decode (block, &sb) == -1)
-      what = g_strdup_printf ("copy %d: %s", i, ni_error ());
-    if (what)
-      problem (p,
-               "superblock %s; the other copy is used, and the next "
-               "superblock write repairs it",
-               what);
-  }
-}
-
-static int
-count_record (void *opaque, uint64_t seq, const struct journal_record *rec)
-{
-  uint64_t *sectors = opaque;
-
-  (void)seq;
-  *sectors += rec->count;
-  return 0;
-}
-
-int
-cmd_check (int argc, char **argv)
-{
-  gboolean json = FALSE;
-  GOptionEntry entries[] = {
-      {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL},
-      G_OPTION_ENTRY_NULL,
-  };
-  struct problems p = {.json = false};
-  struct superblock sb;
-  struct backing *b;
-  uint64_t head = 0, sectors = 0;
-  int r;
-
-  if (!parse_command (&argc, &argv, "DISK",
-                      "Checks DISK's superblocks and journal (no data is "
-                      "read).  Exit status: 0 consistent, 1 problems found, "
-                      "2 could not check.",
-                      entries, 0))
-    return EXIT_TROUBLE;
-  p.disk = argv[1];
-  p.json = json;
-  b = backing_open_file (p.disk, true);
-  if (b == NULL || sb_read (b, &sb) == -1) {
-    tool_error ("check", "%s", ni_error ());
-    backing_close (b);
-    return EXIT_TROUBLE;
-  }
-  if (json) {
-    printf ("{\"disk\": ");
-    json_string (stdout, p.disk);
-    printf (", \"problems\": [");
-  }
-  check_copies (b, &p);
-  if (b->size < sb.disk_size)
-    problem (&p, "%s",
-             "the disk is smaller than its format needs "
-             "(truncated)");
-  r = journal_scan (b, &sb, count_record, &sectors, &head);
-  if (r == -1)
-    problem (&p, "journal: %s", ni_error ());
-  if (json)
-    printf ("], \"state\": \"%s\", \"journal_blocks\": %" PRIu64
-            ", \"journal_capacity\": %" PRIu64
-            ", \"journaled_sectors\": %" PRIu64 "}\n",
-            sb.state == SB_CLEAN ? "clean" : "dirty",
-            head - sb.journal_tail_seq, sb_journal_blocks (&sb), sectors);
-  else
-    printf ("%s: %s; journal holds %" PRIu64 " of %" PRIu64 " blocks (%" PRIu64
-            " journaled sectors%s); %d problems\n",
-            p.disk, sb.state == SB_CLEAN ? "clean" : "not closed cleanly",
-            head - sb.journal_tail_seq, sb_journal_blocks (&sb), sectors,
-            sectors ? ", replayed when it is next opened" : "", p.count);
-  backing_close (b);
-  return p.count ? EXIT_MISMATCH : EXIT_OK;
 }

@@ -1,28 +1,79 @@
-/* nbd-integrity verify: every sector against its tag, offline. */
+/* nbd-integrity verify: every sector against its tag, offline.
+ *
+ * The disk is opened read-only: a dirty disk's journal is replayed in
+ * memory, so the tags checked are those the plugin would use, and nothing
+ * is written.  Bad sectors are collected and printed at the end, so that
+ * the list does not tangle with the progress bar.
+ */
+#include <errno.h>
 #include <inttypes.h>
+#include <string.h>
 
 #include "disk.h"
+#include "json.h"
+#include "progress.h"
 #include "report.h"
 #include "tool.h"
 
+/* Sectors per disk_verify call: small enough for a smooth progress bar. */
 #define VERIFY_CHUNK 256
 
-struct found {
-  const char *disk;
-  bool json;
-  uint64_t count;
-};
+static void
+collect_bad (void *opaque, uint64_t sector)
+{
+  GArray *bad = opaque;
+
+  g_array_append_val (bad, sector);
+}
+
+/* Verifies every sector of D into BAD.  -1 with errno if a read failed,
+ * *FAILED_AT then being the first sector of the chunk that failed. */
+static int
+verify_all (struct disk *d, GArray *bad, uint64_t *failed_at)
+{
+  uint64_t n = disk_superblock (d)->data_sectors;
+  struct progress progress;
+  int r = 0, saved_errno;
+
+  progress_start (&progress, "verifying");
+  for (uint64_t s = 0; r == 0 && s < n; s += VERIFY_CHUNK) {
+    *failed_at = s;
+    r = disk_verify (d, s, MIN (VERIFY_CHUNK, n - s), collect_bad, bad);
+    if (r == 0)
+      progress_update (&progress, MIN (s + VERIFY_CHUNK, n), n);
+  }
+  saved_errno = errno;
+  progress_end (&progress);
+  errno = saved_errno;
+  return r;
+}
 
 static void
-report_bad (void *opaque, uint64_t sector)
+print_text (const char *disk, uint64_t sectors, const GArray *bad)
 {
-  struct found *f = opaque;
+  for (guint i = 0; i < bad->len; i++)
+    printf ("%s: sector %" PRIu64 ": tag mismatch\n", disk,
+            g_array_index (bad, uint64_t, i));
+  printf ("%s: %" PRIu64 " sectors checked, %u mismatches\n", disk, sectors,
+          bad->len);
+}
 
-  if (f->json)
-    printf ("%s%" PRIu64, f->count ? ", " : "", sector);
-  else
-    printf ("%s: sector %" PRIu64 ": tag mismatch\n", f->disk, sector);
-  f->count++;
+static void
+print_json (const char *disk, const char *hash, uint64_t sectors,
+            const GArray *bad)
+{
+  struct json j;
+
+  json_begin (&j, stdout);
+  json_string (&j, "disk", disk);
+  json_string (&j, "hash", hash);
+  json_u64 (&j, "sectors", sectors);
+  json_u64 (&j, "mismatches", bad->len);
+  json_array (&j, "bad_sectors");
+  for (guint i = 0; i < bad->len; i++)
+    json_u64 (&j, NULL, g_array_index (bad, uint64_t, i));
+  json_array_end (&j);
+  json_end (&j);
 }
 
 int
@@ -31,57 +82,42 @@ cmd_verify (int argc, char **argv)
   g_autofree char *keyfile = NULL;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
-      {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL},
-      {"keyfile", 0, 0, G_OPTION_ARG_FILENAME, &keyfile,
-       "Key file of a keyed disk", "FILE"},
+      json_option (&json),
+      keyfile_option (&keyfile),
       G_OPTION_ENTRY_NULL,
   };
-  struct disk_options opts = {.readonly = true};
-  struct found found = {.json = false};
-  struct progress progress;
+  g_autoptr (GArray) bad = g_array_new (FALSE, FALSE, sizeof (uint64_t));
+  struct disk_options opts = {.mode = DISK_MODE_TAGS, .readonly = true};
+  const struct superblock *sb;
+  uint64_t failed_at;
   struct disk *d;
-  uint64_t n;
-  int r = 0;
 
-  if (!parse_command (&argc, &argv, "DISK",
+  if (!parse_command (&argc, &argv, "DISK", 1,
                       "Reads every sector of DISK and lists those that do "
                       "not match their tags.  Exit status: 0 clean, 1 "
                       "mismatches found, 2 could not check.",
-                      entries, 0))
+                      entries))
     return EXIT_TROUBLE;
-  opts.path = found.disk = argv[1];
+  opts.path = argv[1];
   opts.keyfile = keyfile;
-  found.json = json;
-  d = disk_open (&opts);
-  if (d == NULL) {
+  if ((d = disk_open (&opts)) == NULL) {
     tool_error ("verify", "%s", ni_error ());
     return EXIT_TROUBLE;
   }
-  n = disk_superblock (d)->data_sectors;
-  if (json) {
-    printf ("{\"disk\": ");
-    json_string (stdout, found.disk);
-    printf (", \"hash\": \"%s\", \"bad_sectors\": [",
-            disk_superblock (d)->hash_name);
-  }
-  progress_init (&progress, "verifying");
-  for (uint64_t s = 0; r == 0 && s < n; s += VERIFY_CHUNK) {
-    r = disk_verify (d, s, MIN (VERIFY_CHUNK, n - s), report_bad, &found);
-    progress_update (&progress, MIN (s + VERIFY_CHUNK, n), n);
-  }
-  progress_done (&progress);
-  if (json)
-    printf ("], \"sectors\": %" PRIu64 ", \"mismatches\": %" PRIu64
-            ", \"complete\": %s}\n",
-            n, found.count, r ? "false" : "true");
-  else
-    printf ("%s: %" PRIu64 " sectors checked, %" PRIu64 " mismatches\n",
-            found.disk, n, found.count);
-  disk_close (d);
-  if (r == -1) {
-    tool_error ("verify", "%s: could not read the whole disk: %s", found.disk,
-                ni_error ());
+  sb = disk_superblock (d);
+  if (verify_all (d, bad, &failed_at) == -1) {
+    tool_error ("verify",
+                "%s: cannot read sectors from %" PRIu64
+                ": %s; the rest of the disk was not verified",
+                opts.path, failed_at, strerror (errno));
+    disk_close (d);
     return EXIT_TROUBLE;
   }
-  return found.count ? EXIT_MISMATCH : EXIT_OK;
+  if (json)
+    print_json (opts.path, sb->hash_name, sb->data_sectors, bad);
+  else
+    print_text (opts.path, sb->data_sectors, bad);
+  /* Read-only: closing writes nothing and cannot fail. */
+  disk_close (d);
+  return bad->len ? EXIT_MISMATCH : EXIT_OK;
 }

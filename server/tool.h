@@ -1,4 +1,10 @@
-/* Shared pieces of the nbd-integrity command. */
+/* Shared pieces of the nbd-integrity tool.
+ *
+ * main.c picks the command; each cmd-*.c parses its own options with
+ * parse_command, does its work through lib/, and returns one of the exit
+ * codes below.  A failure is printed once, as "nbd-integrity: COMMAND:
+ * MESSAGE", where MESSAGE is usually ni_error() (which names the disk).
+ */
 #ifndef NBD_INTEGRITY_TOOL_H
 #define NBD_INTEGRITY_TOOL_H
 
@@ -8,12 +14,18 @@
 
 #include <glib.h>
 
+#include "backing.h"
+#include "superblock.h"
+
 /* Exit codes. */
 #define EXIT_OK 0
-#define EXIT_MISMATCH 1 /* verify found bad sectors */
+#define EXIT_MISMATCH 1 /* verify found bad sectors, check found problems */
 #define EXIT_TROUBLE 2  /* could not do what was asked */
 
-/* Each command: argv[0] is the command name. */
+/* Set by -v / --verbose: debug messages from lib/ are printed too. */
+extern gboolean tool_verbose;
+
+/* Each command: argv[0] is the command name; returns an exit code. */
 int cmd_format (int argc, char **argv);
 int cmd_dump (int argc, char **argv);
 int cmd_verify (int argc, char **argv);
@@ -21,30 +33,27 @@ int cmd_locate (int argc, char **argv);
 int cmd_recover (int argc, char **argv);
 int cmd_check (int argc, char **argv);
 
-/* Parses the options of a command with one positional DISK (and NEXTRA
- * more); on error prints it and returns false. */
-bool parse_command (int *argc, char ***argv, const char *params,
-                    const char *summary, GOptionEntry *entries, int nextra);
+/* Option table entries that several commands share. */
+GOptionEntry verbose_option (void);
+GOptionEntry json_option (gboolean *json);
+GOptionEntry keyfile_option (char **keyfile);
 
-/* Parses a size with an optional K, M, G or T suffix (powers of 1024). */
+/* Parses a command's ENTRIES (plus -v) and checks that exactly the
+ * positional arguments PARAMS (e.g. "DISK SECTOR", NPARAMS of them) are
+ * left in argv[1..].  Prints the error and returns false on failure. */
+bool parse_command (int *argc, char ***argv, const char *params, int nparams,
+                    const char *summary, GOptionEntry *entries);
+
+/* Parses bytes with an optional K, M, G or T suffix (powers of 1024). */
 bool parse_size (const char *s, uint64_t *size);
 
-/* Prints an error about DISK-less failures as "nbd-integrity: CMD: MSG". */
+/* Prints "nbd-integrity: CMD: MESSAGE" on stderr. */
 void tool_error (const char *cmd, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 
-/* A progress bar on stderr, shown only on a terminal and only once the
- * work has taken more than a second. */
-struct progress {
-  const char *what;
-  gint64 start;
-  int shown; /* last permille printed, -1 none */
-};
-void progress_init (struct progress *p, const char *what);
-void progress_update (struct progress *p, uint64_t done, uint64_t total);
-void progress_done (struct progress *p);
-
-/* JSON output: a string with escapes. */
-void json_string (FILE *f, const char *s);
+/* Opens DISK read-only and reads its newest superblock, without the key
+ * and whatever its state.  NULL, with the error printed, on failure. */
+struct backing *open_superblock (const char *cmd, const char *disk,
+                                 struct superblock *sb);
 
 #endif

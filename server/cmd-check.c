@@ -1,0 +1,132 @@
+/* nbd-integrity check: the superblock copies and the journal, read
+ * without opening the disk and without reading any data. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+
+#include "journal.h"
+#include "json.h"
+#include "report.h"
+#include "tool.h"
+
+/* Problems are collected, then printed with the summary. */
+static void add_problem (GPtrArray *problems, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+static void
+add_problem (GPtrArray *problems, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  g_ptr_array_add (problems, g_strdup_vprintf (fmt, ap));
+  va_end (ap);
+}
+
+/* sb_read takes the newest valid copy; a damaged older one would go
+ * unnoticed until the day it is needed. */
+static void
+check_copies (struct backing *b, GPtrArray *problems)
+{
+  for (int i = 0; i < SB_COPIES; i++) {
+    static const char repair[] =
+        "; the other copy is used, and the next superblock write repairs it";
+    uint8_t block[SB_BLOCK];
+    struct superblock sb;
+
+    if (backing_pread (b, block, SB_BLOCK, (uint64_t)i * SB_BLOCK) == -1)
+      add_problem (problems, "superblock copy %d: read failed: %s%s", i,
+                   g_strerror (errno), repair);
+    else if (sb_decode (block, &sb) == -1)
+      add_problem (problems, "superblock copy %d: %s%s", i, ni_error (),
+                   repair);
+  }
+}
+
+static int
+count_record (void *opaque, uint64_t seq, const struct journal_record *rec)
+{
+  uint64_t *sectors = opaque;
+
+  (void)seq;
+  *sectors += rec->count;
+  return 0;
+}
+
+/* What the journal holds. */
+struct journal_use {
+  uint64_t blocks, capacity, sectors;
+};
+
+static void
+print_text (const char *disk, const struct superblock *sb,
+            const struct journal_use *use, const GPtrArray *problems)
+{
+  for (guint i = 0; i < problems->len; i++)
+    printf ("%s: %s\n", disk, (const char *)g_ptr_array_index (problems, i));
+  printf ("%s: %s; journal holds %" PRIu64 " of %" PRIu64 " blocks (%" PRIu64
+          " journaled sectors%s); %u problems\n",
+          disk, sb->state == SB_CLEAN ? "clean" : "not closed cleanly",
+          use->blocks, use->capacity, use->sectors,
+          use->sectors ? ", replayed when it is next opened" : "",
+          problems->len);
+}
+
+static void
+print_json (const char *disk, const struct superblock *sb,
+            const struct journal_use *use, const GPtrArray *problems)
+{
+  struct json j;
+
+  json_begin (&j, stdout);
+  json_string (&j, "disk", disk);
+  json_array (&j, "problems");
+  for (guint i = 0; i < problems->len; i++)
+    json_string (&j, NULL, g_ptr_array_index (problems, i));
+  json_array_end (&j);
+  json_string (&j, "state", sb->state == SB_CLEAN ? "clean" : "dirty");
+  json_u64 (&j, "journal_blocks", use->blocks);
+  json_u64 (&j, "journal_capacity", use->capacity);
+  json_u64 (&j, "journaled_sectors", use->sectors);
+  json_end (&j);
+}
+
+int
+cmd_check (int argc, char **argv)
+{
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+      json_option (&json),
+      G_OPTION_ENTRY_NULL,
+  };
+  g_autoptr (GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+  struct journal_use use = {0};
+  struct superblock sb;
+  struct backing *b;
+  uint64_t head;
+
+  if (!parse_command (&argc, &argv, "DISK", 1,
+                      "Checks DISK's superblocks and journal (no data is "
+                      "read).  Exit status: 0 consistent, 1 problems found, "
+                      "2 could not check.",
+                      entries) ||
+      (b = open_superblock ("check", argv[1], &sb)) == NULL)
+    return EXIT_TROUBLE;
+  check_copies (b, problems);
+  if (b->size < sb.disk_size)
+    add_problem (problems,
+                 "the disk has %" PRIu64 " bytes but its format needs %" PRIu64
+                 " (truncated)",
+                 b->size, sb.disk_size);
+  head = sb.journal_tail_seq; /* journal_scan leaves it on failure */
+  if (journal_scan (b, &sb, count_record, &use.sectors, &head) == -1)
+    add_problem (problems, "journal: %s", ni_error ());
+  backing_close (b);
+  use.blocks = head - sb.journal_tail_seq;
+  use.capacity = sb_journal_blocks (&sb);
+  if (json)
+    print_json (argv[1], &sb, &use, problems);
+  else
+    print_text (argv[1], &sb, &use, problems);
+  return problems->len ? EXIT_MISMATCH : EXIT_OK;
+}

@@ -1,0 +1,119 @@
+/* What every command shares: option parsing, messages and reading the
+ * superblock. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+#include "tool.h"
+
+gboolean tool_verbose;
+
+void
+tool_error (const char *cmd, const char *fmt, ...)
+{
+  va_list ap;
+
+  fprintf (stderr, "nbd-integrity: %s: ", cmd);
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fputc ('\n', stderr);
+}
+
+GOptionEntry
+verbose_option (void)
+{
+  return (GOptionEntry){.long_name = "verbose",
+                        .short_name = 'v',
+                        .arg = G_OPTION_ARG_NONE,
+                        .arg_data = &tool_verbose,
+                        .description = "Print debug messages too"};
+}
+
+GOptionEntry
+json_option (gboolean *json)
+{
+  return (GOptionEntry){.long_name = "json",
+                        .arg = G_OPTION_ARG_NONE,
+                        .arg_data = json,
+                        .description = "Print one JSON object"};
+}
+
+GOptionEntry
+keyfile_option (char **keyfile)
+{
+  return (GOptionEntry){.long_name = "keyfile",
+                        .arg = G_OPTION_ARG_FILENAME,
+                        .arg_data = keyfile,
+                        .description = "Key file of a keyed disk",
+                        .arg_description = "FILE"};
+}
+
+bool
+parse_command (int *argc, char ***argv, const char *params, int nparams,
+               const char *summary, GOptionEntry *entries)
+{
+  const char *cmd = (*argv)[0];
+  g_autofree char *prgname = g_strdup_printf ("nbd-integrity %s", cmd);
+  g_autoptr (GOptionContext) ctx = g_option_context_new (params);
+  g_autoptr (GError) err = NULL;
+  /* -v is taken after the command too, wherever the user thinks of it. */
+  GOptionEntry common_entries[] = {verbose_option (), G_OPTION_ENTRY_NULL};
+
+  /* So that --help says "Usage: nbd-integrity COMMAND ...". */
+  g_set_prgname (prgname);
+  g_option_context_set_summary (ctx, summary);
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_add_main_entries (ctx, common_entries, NULL);
+  if (!g_option_context_parse (ctx, argc, argv, &err)) {
+    tool_error (cmd, "%s (see nbd-integrity %s --help)", err->message, cmd);
+    return false;
+  }
+  if (*argc != 1 + nparams) {
+    tool_error (cmd, "expected %s%s (see nbd-integrity %s --help)", params,
+                *argc > 1 + nparams ? " and nothing more" : "", cmd);
+    return false;
+  }
+  return true;
+}
+
+bool
+parse_size (const char *s, uint64_t *size)
+{
+  static const char suffixes[] = "KMGT";
+  const char *suffix;
+  unsigned shift = 0;
+  uint64_t n;
+  char *end;
+
+  if (!isdigit ((unsigned char)*s))
+    return false;
+  errno = 0;
+  n = strtoull (s, &end, 10);
+  if (errno)
+    return false;
+  if (*end && (suffix = strchr (suffixes, toupper ((unsigned char)*end)))) {
+    shift = 10 * (suffix - suffixes + 1);
+    end++;
+  }
+  if (*end != '\0' || n > (UINT64_MAX >> shift))
+    return false;
+  *size = n << shift;
+  return true;
+}
+
+struct backing *
+open_superblock (const char *cmd, const char *disk, struct superblock *sb)
+{
+  struct backing *b = backing_open_file (disk, true);
+
+  if (b == NULL || sb_read (b, sb) == -1) {
+    tool_error (cmd, "%s", ni_error ());
+    backing_close (b);
+    return NULL;
+  }
+  return b;
+}
