@@ -97,8 +97,9 @@ flush_tags (struct disk *d)
 {
   if (backing_sync (d->b) == -1 || tagstore_writeback (d->ts) == -1 ||
       backing_sync (d->b) == -1) {
-    ni_log (NI_LOG_ERROR, "%s: writing tags home: %s", d->b->name,
-            errno ? strerror (errno) : ni_error ());
+    ni_error_set ("%s: writing tags home: %s", d->b->name,
+                  errno ? strerror (errno) : ni_error ());
+    ni_log (NI_LOG_ERROR, "%s", ni_error ());
     return -1;
   }
   return 0;

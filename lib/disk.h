@@ -47,9 +47,11 @@ int disk_mode_by_name (const char *name);
 struct disk_options {
   enum disk_mode mode;
   const char *path;
-  const char *keyfile;    /* required for keyed algorithms */
-  const char *hash;       /* if set, must match the superblock */
-  bool readonly;          /* recover in memory only; no writes */
+  const char *keyfile; /* required for keyed algorithms */
+  const char *hash;    /* if set, must match the superblock */
+  /* Writes nothing: a "tags" journal is replayed in memory only; a dirty
+   * "full" disk is refused (its replay must write data home). */
+  bool readonly;
   size_t tag_cache_bytes; /* 0 for the default */
   /* Called for each journaled sector during recovery; may be NULL. */
   recovery_sector_fn recovered;
@@ -67,7 +69,8 @@ struct disk_stats {
 
 struct disk;
 
-/* Opens and recovers a formatted disk.  NULL with ni_error() naming the
+/* Opens and recovers a formatted disk.  Opened for writing, the disk
+ * records opts->mode in its superblock.  NULL with ni_error() naming the
  * disk and what to do on failure. */
 struct disk *disk_open (const struct disk_options *opts);
 
@@ -76,7 +79,9 @@ struct disk *disk_open (const struct disk_options *opts);
 struct disk *disk_open_backing (struct backing *b,
                                 const struct disk_options *opts);
 
-/* Checkpoints, marks the disk clean and closes it. */
+/* Checkpoints, marks the disk clean and closes it.  -1 with ni_error()
+ * if the disk could not be left clean (it is closed all the same, and its
+ * journal is replayed at the next open). */
 int disk_close (struct disk *d);
 
 const struct superblock *disk_superblock (const struct disk *d);
@@ -107,8 +112,9 @@ void disk_journal_stats (struct disk *d, struct journal_stats *stats);
 int disk_checkpoint (struct disk *d);
 
 /* Verifies sectors [SECTOR, SECTOR+N) without failing on mismatches:
- * calls FN for each sector whose data does not match its tag.  -1 only if
- * the disk could not be read. */
+ * calls FN for each sector whose data does not match its tag (they are
+ * not logged or counted).  -1 with errno only if the disk could not be
+ * read. */
 typedef void (*disk_mismatch_fn) (void *opaque, uint64_t sector);
 int disk_verify (struct disk *d, uint64_t sector, uint64_t n,
                  disk_mismatch_fn fn, void *opaque);

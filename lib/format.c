@@ -31,62 +31,59 @@ check_not_formatted (struct backing *b)
   return -1;
 }
 
-/* Fills in the algorithm, key check value and identity of a new disk. */
-static int
-init_identity (struct superblock *sb, const struct format_options *opts)
+/* Checks the options and makes the hasher they ask for, before anything
+ * is created or written, so a mistake leaves no file behind. */
+static struct hasher *
+options_hasher (const struct format_options *opts)
 {
   const char *name = opts->hash ? opts->hash : "crc32c";
   const struct hash_alg *alg = hash_by_name (name);
   struct key *key = NULL;
   struct hasher *h;
 
+  errno = EINVAL;
+  if (opts->sector_size != 0 && opts->sector_size != 512 &&
+      opts->sector_size != 4096) {
+    ni_error_set ("sector size must be 512 or 4096, not %" PRIu32,
+                  opts->sector_size);
+    return NULL;
+  }
   if (alg == NULL) {
     ni_error_set ("unknown hash algorithm '%s' (known: %s)", name,
                   hash_names ());
-    return -1;
+    return NULL;
   }
   if (alg->keyed && opts->keyfile == NULL) {
     ni_error_set ("%s is a keyed algorithm: give --keyfile", alg->name);
-    errno = EINVAL;
-    return -1;
+    return NULL;
   }
   if (!alg->keyed && opts->keyfile) {
     ni_error_set ("%s takes no key: drop --keyfile, or use "
                   "blake2b-256-keyed or hmac-sha256",
                   alg->name);
-    errno = EINVAL;
-    return -1;
+    return NULL;
   }
   if (opts->keyfile && (key = key_load (opts->keyfile)) == NULL)
-    return -1;
+    return NULL;
   h = hasher_new (alg, key ? key->bytes : NULL, key ? key->len : 0);
   key_free (key);
-  if (h == NULL)
-    return -1;
-  randombytes_buf (sb->uuid, DISK_UUID_SIZE);
-  hasher_key_check (h, sb->uuid, sb->key_check);
-  hasher_free (h);
-  sb->hash_id = alg->id;
-  strcpy (sb->hash_name, alg->name);
-  sb->tag_size = alg->tag_size;
-  return 0;
+  return h;
 }
 
 static int
 init_superblock (struct superblock *sb, const struct format_options *opts,
-                 uint64_t disk_size)
+                 const struct hasher *h, uint64_t disk_size)
 {
+  const struct hash_alg *alg = hasher_alg (h);
+
   memset (sb, 0, sizeof *sb);
   sb->version = SB_VERSION;
   sb->sector_size = opts->sector_size ? opts->sector_size : 4096;
-  if (sb->sector_size != 512 && sb->sector_size != 4096) {
-    ni_error_set ("sector size must be 512 or 4096, not %" PRIu32,
-                  sb->sector_size);
-    errno = EINVAL;
-    return -1;
-  }
-  if (init_identity (sb, opts) == -1)
-    return -1;
+  randombytes_buf (sb->uuid, DISK_UUID_SIZE);
+  hasher_key_check (h, sb->uuid, sb->key_check);
+  sb->hash_id = alg->id;
+  strcpy (sb->hash_name, alg->name);
+  sb->tag_size = alg->tag_size;
   sb->state = SB_CLEAN;
   sb->format_time = time (NULL);
   sb->copy = SB_COPIES - 1; /* so the first sb_write goes to copy 0 */
@@ -136,37 +133,62 @@ err:
   return -1;
 }
 
-int
-format_backing (struct backing *b, const struct format_options *opts)
+/* Formats B with the checked options and hasher H. */
+static int
+format_with (struct backing *b, const struct format_options *opts,
+             const struct hasher *h)
 {
   struct superblock sb;
 
   if (!opts->force && check_not_formatted (b) == -1)
     return -1;
-  if (init_superblock (&sb, opts, b->size) == -1)
+  if (init_superblock (&sb, opts, h, b->size) == -1)
     return -1;
   return write_format (b, &sb, opts);
 }
 
 int
-format_disk (const struct format_options *opts)
+format_backing (struct backing *b, const struct format_options *opts)
 {
-  struct backing *b;
+  struct hasher *h = options_hasher (opts);
   int r;
 
+  if (h == NULL)
+    return -1;
+  r = format_with (b, opts, h);
+  hasher_free (h);
+  return r;
+}
+
+/* Prefixes the current error with PATH unless it names it already. */
+static void
+error_names (const char *path)
+{
+  char msg[512];
+
+  if (strstr (ni_error (), path))
+    return;
+  snprintf (msg, sizeof msg, "%s", ni_error ());
+  ni_error_set ("%s: %s", path, msg);
+}
+
+int
+format_disk (const struct format_options *opts)
+{
+  struct hasher *h;
+  struct backing *b = NULL;
+  int r = -1;
+
   ni_error_set ("%s", "");
-  if (opts->create_size &&
-      backing_create_file (opts->path, opts->create_size) == -1)
-    return -1;
-  b = backing_open_file (opts->path, false);
-  if (b == NULL)
-    return -1;
-  r = format_backing (b, opts);
-  if (r == -1 && strstr (ni_error (), opts->path) == NULL) {
-    char msg[512];
-    snprintf (msg, sizeof msg, "%s", ni_error ());
-    ni_error_set ("%s: %s", opts->path, msg);
-  }
+  h = options_hasher (opts);
+  if (h && (opts->create_size == 0 ||
+            backing_create_file (opts->path, opts->create_size) == 0))
+    b = backing_open_file (opts->path, false);
+  if (b)
+    r = format_with (b, opts, h);
+  if (r == -1)
+    error_names (opts->path);
   backing_close (b);
+  hasher_free (h);
   return r;
 }

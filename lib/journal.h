@@ -81,8 +81,9 @@ int journal_block_decode (const struct superblock *sb, uint64_t seq,
                           const uint8_t block[SB_BLOCK], journal_record_fn fn,
                           void *opaque);
 
-/* Reads the journal from SB's tail, calling FN for every record.  Stores
- * the sequence number after the last valid block in *HEAD. */
+/* Reads the journal from SB's tail, calling FN for every record.  On
+ * success stores the sequence number after the last valid block in
+ * *HEAD; -1 with ni_error() if the journal could not be read. */
 int journal_scan (struct backing *b, const struct superblock *sb,
                   journal_record_fn fn, void *opaque, uint64_t *head);
 

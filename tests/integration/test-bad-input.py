@@ -139,7 +139,21 @@ def reformat(t):
     serves(t, disk, ["hash=sha256"], bytes(SECTOR), "reformatted disk")
 
 
+def format_mistakes(t):
+    """A format that is refused for its options creates no file."""
+    for args, words in [(["--hash", "md5"], ["md5"]),
+                        (["--hash", "hmac-sha256"], ["keyfile"]),
+                        (["--sector-size", "1024"], ["512"])]:
+        disk = t.path("never.img")
+        r = t.run_tool("format", "--size", "64M", *(args + [disk]))
+        check(r.returncode == 2, "format %s: exit %d" % (args, r.returncode))
+        check_in_log(r.stderr, words, "format %s" % args)
+        check(not os.path.exists(disk),
+              "format %s was refused but left %s behind" % (args, disk))
+
+
 def main(t):
+    format_mistakes(t)
     keys(t)
     algorithms(t)
     superblocks(t)
