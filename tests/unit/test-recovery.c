@@ -1,153 +1,291 @@
-/* Recovery decisions, one outcome of a crash at a time: the journal holds
- * sector 5's new tag, and the data on the disk is new, old, or torn. */
+/* Recovery decisions, one outcome of a crash at a time.
+ *
+ * A crash is modelled on real files: the disk is formatted, written and
+ * checkpointed; then come the writes the crash interrupts; then, with
+ * the disk still open, the image is copied as a reader sees it (the page
+ * cache has every write): that copy is the disk after the crash with
+ * every write complete.  Each test then rewrites the data of one sector
+ * in the copy, to the outcome it models (old data, torn data, ...), and
+ * opens the copy, which recovers.  Each test has its own copy, since
+ * opening one recovers and checkpoints it.
+ *
+ * Before the crash sectors 4 to 7 hold OLD_DATA (with their number in the
+ * first byte) and everything is checkpointed; sectors 8 and 9 were never
+ * written.
+ */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "disk.h"
-#include "format.h"
-#include "powerloss.h"
 #include "report.h"
+#include "util.h"
 
-#define SIZE (24 << 20)
+#define SIZE (32 << 20)
 #define SS 4096
 
-static uint8_t old_data[SS], new_data[SS];
-static uint8_t *crashed; /* the disk image, B journaled, A checkpointed */
-static uint64_t offset5; /* sector 5's data on the backing */
-
-static void
-quiet (enum ni_log_level level, const char *msg)
-{
-  (void)level;
-  (void)msg;
-}
-
-static struct disk *
-open_image (const uint8_t *image)
-{
-  struct disk_options opts = {.path = "memory"};
-
-  return disk_open_backing (powerloss_new (image, SIZE), &opts);
-}
+static uint8_t old_data[8][SS], new_data[SS], newer_data[SS], garbage[SS];
+static const uint8_t zeroes[SS];
+static const char *disk_path, *crash_path;
 
 static void
 setup (void)
 {
-  struct format_options fo = {.force = true};
-  struct backing *b = powerloss_new (NULL, SIZE);
-  struct disk_options opts = {.path = "memory"};
-  struct disk *d;
-
-  ni_log_set (quiet);
-  memset (old_data, 'A', SS);
+  for (int s = 0; s < 8; s++) {
+    memset (old_data[s], 'A', SS);
+    old_data[s][0] = s;
+  }
   memset (new_data, 'B', SS);
-  ck_assert_int_eq (format_backing (b, &fo), 0);
-  d = disk_open_backing (b, &opts);
-  ck_assert_int_eq (disk_write (d, old_data, SS, 5 * SS, false), 0);
-  ck_assert_int_eq (disk_write (d, old_data, SS, 7 * SS, false), 0);
+  memset (newer_data, 'C', SS);
+  for (int i = 0; i < SS; i++)
+    garbage[i] = i * 37 + 5;
+  disk_path = scratch_disk ("disk.img", SIZE, NULL, 0);
+  crash_path = scratch_path ("crash.img");
+}
+
+enum crash_writes {
+  WRITE_5,       /* new_data to sector 5 */
+  WRITE_5_TWICE, /* new_data, then newer_data, to sector 5 */
+  TRIM_7,        /* trim sector 7 */
+  FIRST_WRITE_9, /* new_data to the never-written sector 9 */
+  FLUSHED_9,     /* the same, flushed, then newer_data */
+};
+
+/* What the crash left in the sector's data: what the writes wrote
+ * (AS_IS), or other bytes over all of it, or over either half of it. */
+enum left { AS_IS, ALL, FIRST_HALF, SECOND_HALF };
+
+/* Makes crash.img: the checkpointed state, then WRITES, then the crash.
+ * Returns the byte offset of SECTOR's data on the backing. */
+static uint64_t
+crash_after (enum crash_writes writes, uint64_t sector)
+{
+  struct disk *d = open_disk (disk_path);
+  uint64_t offset = sb_data_offset (disk_superblock (d), sector);
+
+  for (int s = 4; s < 8; s++)
+    ck_assert_int_eq (disk_write (d, old_data[s], SS, s * SS, false), 0);
   ck_assert_int_eq (disk_flush (d), 0);
   ck_assert_int_eq (disk_checkpoint (d), 0);
-  ck_assert_int_eq (disk_write (d, new_data, SS, 5 * SS, false), 0);
-  ck_assert_int_eq (disk_trim (d, SS, 7 * SS, false), 0);
-  offset5 = sb_data_offset (disk_superblock (d), 5);
-  /* The process dies here: everything written is on the disk. */
-  crashed = malloc (SIZE);
-  memcpy (crashed, powerloss_current (b), SIZE);
+  switch (writes) {
+  case WRITE_5_TWICE:
+    ck_assert_int_eq (disk_write (d, new_data, SS, 5 * SS, false), 0);
+    ck_assert_int_eq (disk_write (d, newer_data, SS, 5 * SS, false), 0);
+    break;
+  case WRITE_5:
+    ck_assert_int_eq (disk_write (d, new_data, SS, 5 * SS, false), 0);
+    break;
+  case TRIM_7:
+    ck_assert_int_eq (disk_trim (d, SS, 7 * SS, false), 0);
+    break;
+  case FIRST_WRITE_9:
+    ck_assert_int_eq (disk_write (d, new_data, SS, 9 * SS, false), 0);
+    break;
+  case FLUSHED_9:
+    ck_assert_int_eq (disk_write (d, new_data, SS, 9 * SS, false), 0);
+    ck_assert_int_eq (disk_flush (d), 0);
+    ck_assert_int_eq (disk_write (d, newer_data, SS, 9 * SS, false), 0);
+    break;
+  }
+  copy_file (disk_path, crash_path);
+  ck_assert_int_eq (disk_close (d), 0); /* the original; the copy crashed */
+  return offset;
+}
+
+/* One outcome of one crash: what is left in SECTOR's data, what
+ * recovery must decide, and what the sector must then read as (NULL: it
+ * fails with EIO until rewritten). */
+static const struct outcome {
+  const char *what;
+  enum crash_writes writes;
+  uint64_t sector;
+  enum left left;
+  const uint8_t *bytes;
+  enum recovery_decision decision;
+  const uint8_t *reads;
+} outcomes[] = {
+    {"new data", WRITE_5, 5, AS_IS, NULL, RECOVERY_NEW, new_data},
+    {"old data", WRITE_5, 5, ALL, old_data[5], RECOVERY_OLD, old_data[5]},
+    {"torn: old first half", WRITE_5, 5, FIRST_HALF, old_data[5],
+     RECOVERY_NEITHER, NULL},
+    {"torn: old second half", WRITE_5, 5, SECOND_HALF, old_data[5],
+     RECOVERY_NEITHER, NULL},
+    {"garbage", WRITE_5, 5, ALL, garbage, RECOVERY_NEITHER, NULL},
+    {"zeroes over old data", WRITE_5, 5, ALL, zeroes, RECOVERY_NEITHER, NULL},
+    {"second of two writes", WRITE_5_TWICE, 5, AS_IS, NULL, RECOVERY_NEW,
+     newer_data},
+    {"first of two writes", WRITE_5_TWICE, 5, ALL, new_data, RECOVERY_NEW,
+     new_data},
+    {"neither of two writes", WRITE_5_TWICE, 5, ALL, old_data[5], RECOVERY_OLD,
+     old_data[5]},
+    /* A trimmed sector reads as zeroes or its old data, never an error. */
+    {"trim punched", TRIM_7, 7, AS_IS, NULL, RECOVERY_NEW, zeroes},
+    {"trim not punched", TRIM_7, 7, ALL, old_data[7], RECOVERY_OLD,
+     old_data[7]},
+    /* A first write left new data, or the zeroes the sector held
+     * (recovery.h: an unwritten home tag accepts any data). */
+    {"first write", FIRST_WRITE_9, 9, AS_IS, NULL, RECOVERY_NEW, new_data},
+    {"first write lost", FIRST_WRITE_9, 9, ALL, zeroes, RECOVERY_OLD, zeroes},
+    {"first write torn", FIRST_WRITE_9, 9, FIRST_HALF, zeroes, RECOVERY_OLD,
+     zeroes},
+    /* Once the first write was flushed, its zeroes are gone for good: a
+     * torn second write fails rather than read as zeroes. */
+    {"after a flushed first write", FLUSHED_9, 9, AS_IS, NULL, RECOVERY_NEW,
+     newer_data},
+    {"flushed first write only", FLUSHED_9, 9, ALL, new_data, RECOVERY_NEW,
+     new_data},
+    {"torn after a flushed first write", FLUSHED_9, 9, FIRST_HALF, new_data,
+     RECOVERY_NEITHER, NULL},
+};
+#define NR_OUTCOMES (sizeof outcomes / sizeof outcomes[0])
+
+/* Makes crash.img for outcome O. */
+static void
+crash_with (const struct outcome *o)
+{
+  uint64_t offset = crash_after (o->writes, o->sector);
+  uint8_t buf[SS];
+
+  switch (o->left) {
+  case AS_IS:
+    break;
+  case ALL:
+    file_write (crash_path, o->bytes, SS, offset);
+    break;
+  case FIRST_HALF:
+    file_write (crash_path, o->bytes, SS / 2, offset);
+    break;
+  case SECOND_HALF:
+    file_write (crash_path, o->bytes + SS / 2, SS / 2, offset + SS / 2);
+    break;
+  }
+  /* The premise: the copy has what the page cache had. */
+  file_read (crash_path, buf, SS, offset);
+  if (o->left == AS_IS)
+    ck_assert_int_eq (memcmp (buf, o->reads, SS), 0);
+}
+
+/* The recovered callback: what was decided, and for which sector. */
+struct decided {
+  int calls;
+  uint64_t sector;
+  enum recovery_decision d;
+};
+
+static void
+note_decision (void *opaque, uint64_t sector, enum recovery_decision d)
+{
+  struct decided *dd = opaque;
+
+  dd->calls++;
+  dd->sector = sector;
+  dd->d = d;
+}
+
+static struct disk *
+open_crashed (bool readonly, struct decided *dd)
+{
+  struct disk_options opts = {.path = crash_path,
+                              .readonly = readonly,
+                              .recovered = note_decision,
+                              .opaque = dd};
+  struct disk *d;
+
+  memset (dd, 0, sizeof *dd);
+  d = disk_open (&opts);
+  ck_assert_msg (d != NULL, "disk_open %s: %s", crash_path, ni_error ());
+  return d;
 }
 
 static void
-teardown (void)
+expect_decided (struct disk *d, const struct decided *dd,
+                const struct outcome *o)
 {
-  free (crashed);
+  const struct recovery_report *r = disk_recovery_report (d);
+
+  ck_assert_msg (
+      dd->calls == 1 && dd->sector == o->sector && dd->d == o->decision,
+      "%s: decided %s for sector %lu (%d calls), expected %s", o->what,
+      recovery_decision_name (dd->d), (unsigned long)dd->sector, dd->calls,
+      recovery_decision_name (o->decision));
+  ck_assert_uint_eq (r->sectors, 1);
+  ck_assert_uint_ge (r->records, 1);
+  ck_assert_uint_ge (r->blocks, 1);
+  ck_assert_uint_eq (r->kept_new, o->decision == RECOVERY_NEW);
+  ck_assert_uint_eq (r->kept_old, o->decision == RECOVERY_OLD);
+  ck_assert_uint_eq (r->neither, o->decision == RECOVERY_NEITHER);
 }
 
+/* Sector O->sector reads as O->reads (or fails with EIO), and the sectors
+ * the crash did not touch read as they were. */
 static void
-expect_sector5 (struct disk *d, const uint8_t *want)
+expect_contents (struct disk *d, const struct outcome *o)
 {
   uint8_t buf[SS];
+  int r;
 
-  ck_assert_int_eq (disk_read (d, buf, SS, 5 * SS), 0);
-  ck_assert_int_eq (memcmp (buf, want, SS), 0);
+  errno = 0;
+  r = disk_read (d, buf, SS, o->sector * SS);
+  if (o->reads == NULL) {
+    ck_assert_msg (r == -1 && errno == EIO, "%s: read gave %d (%s)", o->what, r,
+                   strerror (errno));
+  } else {
+    ck_assert_msg (r == 0, "%s: read: %s", o->what, strerror (errno));
+    ck_assert_msg (memcmp (buf, o->reads, SS) == 0, "%s: wrong data", o->what);
+  }
+  for (uint64_t s = 4; s < 10; s++)
+    if (s != o->sector) {
+      ck_assert_int_eq (disk_read (d, buf, SS, s * SS), 0);
+      ck_assert_int_eq (memcmp (buf, s < 8 ? old_data[s] : zeroes, SS), 0);
+    }
 }
 
-START_TEST (new_data_keeps_new_tag)
+START_TEST (decisions)
 {
-  struct disk *d = open_image (crashed);
-
-  ck_assert_ptr_nonnull (d);
-  ck_assert_uint_ge (disk_recovery_report (d)->kept_new, 1);
-  expect_sector5 (d, new_data);
-  disk_close (d);
-}
-END_TEST
-
-START_TEST (old_data_keeps_old_tag)
-{
-  struct disk *d;
-
-  memcpy (crashed + offset5, old_data, SS);
-  d = open_image (crashed);
-  ck_assert_uint_eq (disk_recovery_report (d)->kept_old, 1);
-  expect_sector5 (d, old_data);
-  disk_close (d);
-}
-END_TEST
-
-START_TEST (torn_data_fails_neighbours_do_not)
-{
+  const struct outcome *o = &outcomes[_i];
+  struct decided dd;
   uint8_t buf[SS];
   struct disk *d;
 
-  memcpy (crashed + offset5, old_data, SS / 2); /* first half old */
-  d = open_image (crashed);
-  ck_assert_uint_eq (disk_recovery_report (d)->neither, 1);
-  ck_assert_int_eq (disk_read (d, buf, SS, 5 * SS), -1);
-  ck_assert_int_eq (errno, EIO);
-  ck_assert_int_eq (disk_read (d, buf, SS, 4 * SS), 0);
-  ck_assert_int_eq (disk_read (d, buf, SS, 6 * SS), 0);
-  disk_close (d);
+  crash_with (o);
+  d = open_crashed (false, &dd);
+  expect_decided (d, &dd, o);
+  expect_contents (d, o);
+  if (o->reads == NULL) {
+    /* Counted, and only until the sector is rewritten. */
+    ck_assert_uint_ge (disk_stats (d)->mismatches, 1);
+    ck_assert_int_eq (disk_write (d, newer_data, SS, o->sector * SS, false), 0);
+    ck_assert_int_eq (disk_read (d, buf, SS, o->sector * SS), 0);
+    ck_assert_int_eq (memcmp (buf, newer_data, SS), 0);
+  }
+  ck_assert_int_eq (disk_close (d), 0);
 }
 END_TEST
 
-START_TEST (trimmed_sector_reads_zeroes_or_old)
-{
-  static const uint8_t zeroes[SS];
-  uint8_t buf[SS];
-  struct disk *d = open_image (crashed);
-
-  ck_assert_int_eq (disk_read (d, buf, SS, 7 * SS), 0);
-  ck_assert (memcmp (buf, zeroes, SS) == 0 || memcmp (buf, old_data, SS) == 0);
-  disk_close (d);
-}
-END_TEST
-
-/* Recovering the same crash twice decides the same, and the disk that
- * recovery leaves behind still fails the torn sector and only it. */
+/* Recovering the same crash again decides the same: read-only recovery
+ * (in memory) twice, then a recovery that is written; reopened after it,
+ * the disk has nothing left to recover and the same contents. */
 START_TEST (recovery_is_idempotent)
 {
-  struct disk_options opts = {.path = "memory"};
-  uint8_t *after = NULL, buf[SS];
-  struct backing *b;
+  const struct outcome *o = &outcomes[_i];
+  struct decided dd;
   struct disk *d;
 
-  memcpy (crashed + offset5, old_data, SS / 2);
-  for (int i = 0; i < 2; i++) {
-    d = open_image (crashed);
-    ck_assert_uint_eq (disk_recovery_report (d)->neither, 1);
-    ck_assert_uint_eq (disk_recovery_report (d)->kept_new, 1); /* trim */
-    disk_close (d);
+  crash_with (o);
+  for (int round = 0; round < 3; round++) {
+    d = open_crashed (round < 2, &dd);
+    expect_decided (d, &dd, o);
+    expect_contents (d, o);
+    ck_assert_int_eq (disk_close (d), 0);
   }
-  b = powerloss_new (crashed, SIZE);
-  powerloss_keep_image (b, &after, 1);
-  disk_close (disk_open_backing (b, &opts));
-  d = open_image (after);
-  ck_assert_uint_eq (disk_recovery_report (d)->sectors, 0);
-  ck_assert_int_eq (disk_read (d, buf, SS, 5 * SS), -1);
-  ck_assert_int_eq (disk_read (d, buf, SS, 6 * SS), 0);
-  disk_close (d);
-  free (after);
+  for (int round = 0; round < 2; round++) {
+    d = open_crashed (false, &dd);
+    ck_assert_int_eq (dd.calls, 0);
+    ck_assert_uint_eq (disk_recovery_report (d)->sectors, 0);
+    expect_contents (d, o);
+    ck_assert_int_eq (disk_close (d), 0);
+  }
 }
 END_TEST
 
@@ -156,20 +294,11 @@ main (void)
 {
   Suite *s = suite_create ("recovery");
   TCase *tc = tcase_create ("recovery");
-  SRunner *sr;
-  int failed;
 
-  tcase_add_checked_fixture (tc, setup, teardown);
-  tcase_add_test (tc, new_data_keeps_new_tag);
-  tcase_add_test (tc, old_data_keeps_old_tag);
-  tcase_add_test (tc, torn_data_fails_neighbours_do_not);
-  tcase_add_test (tc, trimmed_sector_reads_zeroes_or_old);
-  tcase_add_test (tc, recovery_is_idempotent);
+  tcase_add_checked_fixture (tc, setup, NULL);
+  tcase_add_loop_test (tc, decisions, 0, NR_OUTCOMES);
+  tcase_add_loop_test (tc, recovery_is_idempotent, 0, NR_OUTCOMES);
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
-  sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite (s);
 }

@@ -1,0 +1,143 @@
+/* Shared by the unit tests: see util.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "disk.h"
+#include "format.h"
+#include "report.h"
+#include "util.h"
+
+#define COPY_CHUNK (64 * 1024)
+
+static char scratch[4096];
+
+static void
+quiet (enum ni_log_level level, const char *msg)
+{
+  (void)level;
+  (void)msg;
+}
+
+static int
+remove_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove (path);
+}
+
+int
+run_suite (Suite *s)
+{
+  const char *tmp = getenv ("TMPDIR");
+  SRunner *sr;
+  int failed;
+
+  snprintf (scratch, sizeof scratch, "%s/nbd-integrity-unit-XXXXXX",
+            tmp && *tmp ? tmp : "/tmp");
+  if (mkdtemp (scratch) == NULL) {
+    perror ("mkdtemp");
+    return EXIT_FAILURE;
+  }
+  ni_log_set (quiet);
+  sr = srunner_create (s);
+  srunner_run_all (sr, CK_NORMAL);
+  failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  nftw (scratch, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+const char *
+scratch_path (const char *name)
+{
+  char *path;
+
+  ck_assert_int_ne (asprintf (&path, "%s/%s", scratch, name), -1);
+  return path;
+}
+
+const char *
+scratch_disk (const char *name, uint64_t size, const char *hash,
+              uint32_t sector_size)
+{
+  const char *path = scratch_path (name);
+  struct format_options fo = {.path = path,
+                              .hash = hash,
+                              .sector_size = sector_size,
+                              .create_size = size,
+                              .force = true};
+
+  unlink (path);
+  ck_assert_msg (format_disk (&fo) == 0, "format %s: %s", path, ni_error ());
+  return path;
+}
+
+struct disk *
+open_disk (const char *path)
+{
+  struct disk_options opts = {.path = path};
+  struct disk *d = disk_open (&opts);
+
+  ck_assert_msg (d != NULL, "disk_open %s: %s", path, ni_error ());
+  return d;
+}
+
+void
+copy_file (const char *from, const char *to)
+{
+  int in = open (from, O_RDONLY), out;
+  static uint8_t buf[COPY_CHUNK], zeroes[COPY_CHUNK];
+  struct stat st;
+
+  ck_assert_msg (in >= 0, "open %s: %s", from, strerror (errno));
+  ck_assert_int_eq (fstat (in, &st), 0);
+  out = open (to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ck_assert_msg (out >= 0, "open %s: %s", to, strerror (errno));
+  ck_assert_int_eq (ftruncate (out, st.st_size), 0);
+  for (off_t off = 0; off < st.st_size; off += COPY_CHUNK) {
+    size_t len = st.st_size - off < COPY_CHUNK ? st.st_size - off : COPY_CHUNK;
+    ck_assert_int_eq (pread (in, buf, len, off), (ssize_t)len);
+    if (memcmp (buf, zeroes, len) != 0)
+      ck_assert_int_eq (pwrite (out, buf, len, off), (ssize_t)len);
+  }
+  close (in);
+  ck_assert_int_eq (close (out), 0);
+}
+
+void
+file_write (const char *path, const void *buf, size_t len, uint64_t off)
+{
+  int fd = open (path, O_WRONLY);
+
+  ck_assert_msg (fd >= 0, "open %s: %s", path, strerror (errno));
+  ck_assert_int_eq (pwrite (fd, buf, len, off), (ssize_t)len);
+  ck_assert_int_eq (close (fd), 0);
+}
+
+void
+file_read (const char *path, void *buf, size_t len, uint64_t off)
+{
+  int fd = open (path, O_RDONLY);
+
+  ck_assert_msg (fd >= 0, "open %s: %s", path, strerror (errno));
+  ck_assert_int_eq (pread (fd, buf, len, off), (ssize_t)len);
+  close (fd);
+}
+
+void
+file_flip_bit (const char *path, uint64_t off, int bit)
+{
+  uint8_t byte;
+
+  file_read (path, &byte, 1, off);
+  byte ^= 1 << bit;
+  file_write (path, &byte, 1, off);
+}

@@ -1,0 +1,44 @@
+/* Shared by the unit tests: running a suite, scratch files, and the
+ * file-level damage the tests do to disk images.
+ *
+ * Every test program runs in a scratch directory of its own, made by
+ * run_suite before the tests and removed with everything in it after, so
+ * a test that fails (in Check's forked child) leaves nothing behind.
+ * Helpers that cannot fail in a sane test environment assert instead of
+ * returning errors.
+ */
+#ifndef NBD_INTEGRITY_TEST_UTIL_H
+#define NBD_INTEGRITY_TEST_UTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Runs S with CK_NORMAL output in a fresh scratch directory, with lib's
+ * log silenced.  Returns EXIT_FAILURE if any test failed. */
+int run_suite (Suite *s);
+
+/* NAME in the scratch directory (malloc'd; never freed). */
+const char *scratch_path (const char *name);
+
+/* Formats a new image of SIZE bytes at scratch NAME with HASH (NULL for
+ * the default) and SECTOR_SIZE (0 for the default).  Returns its path. */
+const char *scratch_disk (const char *name, uint64_t size, const char *hash,
+                          uint32_t sector_size);
+
+/* Opens the disk at PATH in the default mode (recovering it). */
+struct disk;
+struct disk *open_disk (const char *path);
+
+/* Copies FROM to TO as a reader of FROM sees it now (page cache
+ * included), keeping holes: the "power failed here" copy of an image. */
+void copy_file (const char *from, const char *to);
+
+/* Raw access to a file, past lib: damage as a bad disk would do it. */
+void file_write (const char *path, const void *buf, size_t len, uint64_t off);
+void file_read (const char *path, void *buf, size_t len, uint64_t off);
+
+/* Flips bit BIT of the byte at OFF. */
+void file_flip_bit (const char *path, uint64_t off, int bit);
+
+#endif
