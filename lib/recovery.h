@@ -6,11 +6,18 @@
  * written in place.  After a crash a journaled sector holds its old data,
  * its new data, or (torn) neither.  Its candidates are its journaled tags,
  * newest first, then the tag at home; the first candidate that its data
- * matches wins.  The unwritten tag matches all-zero data, and also any
- * data when it is the tag at home (the sector then still reads as the
- * zeroes it held before).  A sector that matches no candidate keeps its
- * home tag and is reported: its data is neither old nor new.  Replay only
- * sets tags, so running it twice decides the same.
+ * matches wins.  The unwritten tag matches all-zero data; at home it also
+ * matches any data when the sector was journaled once only (that one
+ * write did not reach the disk whole, and the sector still reads as the
+ * zeroes it held).  With more writes since the checkpoint, an earlier one
+ * may have been flushed, so data matching nothing is a torn write.  A
+ * sector that matches no candidate is given a tag its data cannot match,
+ * so it fails verification until rewritten, and is reported.  Recovery
+ * only sets tags, so running it twice decides the same.
+ *
+ * In "full" mode the journal holds the data too: every record whose data
+ * matches all its tags is written home in journal order, and a record that
+ * does not (a commit cut short, never acknowledged) is skipped whole.
  */
 #ifndef NBD_INTEGRITY_RECOVERY_H
 #define NBD_INTEGRITY_RECOVERY_H

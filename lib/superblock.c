@@ -133,6 +133,26 @@ sb_fields_valid (const struct superblock *sb, const char **why)
   return *why == NULL;
 }
 
+static bool
+all_zero (const uint8_t *p, size_t len)
+{
+  for (size_t i = 0; i < len; i++)
+    if (p[i])
+      return false;
+  return true;
+}
+
+/* The reserved field, the tail of the block and the hash name's padding
+ * (up to and including its last byte, 71, which keeps it terminated). */
+static bool
+reserved_zero (const uint8_t *block)
+{
+  size_t name_len = strnlen ((const char *)block + 40, 32);
+
+  return all_zero (block + 84, 4) && all_zero (block + 192, 4092 - 192) &&
+         name_len < 32 && all_zero (block + 40 + name_len, 32 - name_len);
+}
+
 int
 sb_decode (const uint8_t block[SB_BLOCK], struct superblock *sb)
 {
@@ -149,6 +169,12 @@ sb_decode (const uint8_t block[SB_BLOCK], struct superblock *sb)
     return -1;
   }
   sb_decode_fields (block, sb);
+  if (!reserved_zero (block)) {
+    ni_error_set ("superblock has non-zero reserved bytes: written by a "
+                  "newer version, or damaged");
+    errno = EUCLEAN;
+    return -1;
+  }
   if (!sb_fields_valid (sb, &why)) {
     ni_error_set ("superblock is inconsistent: %s", why);
     errno = EUCLEAN;

@@ -23,6 +23,10 @@
  *   152  u64 format time (Unix)        160  u8[32] key check value
  *   192  ... zero ...                 4092  u32 CRC32C of bytes 0..4091
  *
+ * Reserved bytes (84..87, 192..4091, and the hash name after its NUL)
+ * must be zero: a reader refuses a copy where they are not, since a
+ * later version may have given them a meaning.
+ *
  * The data area is a sequence of zones.  Each zone is a tag run (the
  * tags of the zone's sectors, padded to 4 KiB) followed by zone_sectors
  * data sectors, so a write touches data and tags that are at most
@@ -103,8 +107,10 @@ uint64_t sb_data_offset (const struct superblock *sb, uint64_t sector);
 /* Byte offset of SECTOR's tag on the backing disk. */
 uint64_t sb_tag_offset (const struct superblock *sb, uint64_t sector);
 
-/* Number of sectors from SECTOR to the end of its zone (how far its data
- * is contiguous on the backing disk). */
+/* Number of sectors from SECTOR to the end of its zone's full extent
+ * (how far its data is contiguous on the backing disk).  In the last,
+ * partial zone this runs past data_sectors: callers cap it by the length
+ * of their request. */
 uint64_t sb_zone_remaining (const struct superblock *sb, uint64_t sector);
 
 /* Number of zones, the last one possibly partial. */

@@ -361,6 +361,21 @@ generation_in_copy (const char *path, int i)
   return sb_decode (block, &sb) == 0 ? sb.generation : 0;
 }
 
+/* Reserved bytes must be zero: a later version may use them. */
+START_TEST (reserved_bytes_are_rejected)
+{
+  static const int offsets[] = {84, 87, 192, 2000, 4091, 47, 71};
+  uint8_t block[SB_BLOCK];
+
+  for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++) {
+    valid_block (block, i % 2);
+    block[offsets[i]] = 0x55; /* 47 and 71: hash name padding */
+    reseal (block);
+    expect_rejected (block, "reserved byte");
+  }
+}
+END_TEST
+
 START_TEST (copies_ping_pong)
 {
   struct image im = new_image ();
@@ -570,6 +585,7 @@ main (void)
   tcase_add_test (tc, bad_magic_is_rejected);
   tcase_add_loop_test (tc, inconsistent_fields_are_rejected, 0, 2 * NR_DAMAGE);
   tcase_add_loop_test (tc, wrong_hash_names_are_rejected, 0, 2);
+  tcase_add_test (tc, reserved_bytes_are_rejected);
   tcase_add_test (tc, copies_ping_pong);
   tcase_add_loop_test (tc, damaged_newest_copy_falls_back, 0, 2);
   tcase_add_loop_test (tc, regions_never_overlap, 0, NR_SHAPES);
