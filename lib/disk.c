@@ -23,6 +23,8 @@
 struct disk {
   enum disk_mode mode;
   bool writable;
+  bool background_checkpoint;
+  pthread_mutex_t flush_lock; /* one mode-"none" flush at a time */
   struct backing *b;
   struct hasher *h;
   struct tagstore *ts;
@@ -90,27 +92,54 @@ open_hasher (const char *name, const struct disk_options *opts,
 
 /* The checkpoint (journal_checkpoint_fn): called with no write in flight,
  * so every journaled write has reached the page cache and the tag store. */
-/* Makes data and tags durable: the data first, so no tag reaches home
- * before the data it describes. */
+/* Writes SNAP home durably: the data first, so no tag reaches home
+ * before the data it describes.  Ends SNAP. */
 static int
-flush_tags (struct disk *d)
+write_tags_home (struct disk *d, struct tag_snapshot *snap)
 {
-  if (backing_sync (d->b) == -1 || tagstore_writeback (d->ts) == -1 ||
-      backing_sync (d->b) == -1) {
+  int r = -1;
+
+  if (snap && backing_sync (d->b) == 0 &&
+      tagstore_write_snapshot (d->ts, snap) == 0 && backing_sync (d->b) == 0)
+    r = 0;
+  tagstore_end_snapshot (d->ts, snap, r == 0);
+  if (r == -1) {
     ni_error_set ("%s: writing tags home: %s", d->b->name,
                   errno ? strerror (errno) : ni_error ());
     ni_log (NI_LOG_ERROR, "%s", ni_error ());
-    return -1;
   }
-  return 0;
+  return r;
 }
 
+/* Mode "none": data and all tags durable now.  One at a time, since
+ * concurrent flushes would take overlapping snapshots. */
 static int
-checkpoint (void *opaque, uint64_t new_tail)
+flush_tags (struct disk *d)
+{
+  int r;
+
+  pthread_mutex_lock (&d->flush_lock);
+  r = write_tags_home (d, tagstore_snapshot (d->ts));
+  pthread_mutex_unlock (&d->flush_lock);
+  return r;
+}
+
+/* The journal's checkpoint: capture (journal_checkpointer). */
+static void *
+capture_tags (void *opaque)
 {
   struct disk *d = opaque;
 
-  if (flush_tags (d) == -1)
+  return tagstore_snapshot (d->ts);
+}
+
+/* The journal's checkpoint: complete (journal_checkpointer). */
+static int
+complete_checkpoint (void *opaque, void *captured, uint64_t new_tail)
+{
+  struct disk *d = opaque;
+
+  if (write_tags_home (d, captured) == -1)
     return -1;
   d->sb.journal_tail_seq = new_tail;
   if (sb_write (d->b, &d->sb) == -1) {
@@ -119,6 +148,11 @@ checkpoint (void *opaque, uint64_t new_tail)
   }
   return 0;
 }
+
+static const struct journal_checkpointer checkpointer = {
+    .capture = capture_tags,
+    .complete = complete_checkpoint,
+};
 
 /* After recovery: make the recovered tags durable, empty the journal and
  * mark the disk in use.  The new tail is a whole lap past the head, so no
@@ -133,14 +167,15 @@ start_writing (struct disk *d)
   d->sb.mode = d->mode == DISK_MODE_FULL   ? MODE_FULL
                : d->mode == DISK_MODE_NONE ? MODE_NONE
                                            : MODE_TAGS;
-  if (checkpoint (d, tail) == -1) {
+  if (complete_checkpoint (d, capture_tags (d), tail) == -1) {
     ni_error_set ("%s: cannot write the recovered tags and superblock: %m",
                   d->b->name);
     return -1;
   }
   if (d->mode == DISK_MODE_NONE)
     return 0;
-  d->j = journal_open (d->b, &d->sb, tail, checkpoint, d);
+  d->j = journal_open (d->b, &d->sb, tail, &checkpointer, d,
+                       d->background_checkpoint);
   return d->j ? 0 : -1;
 }
 
@@ -168,6 +203,7 @@ disk_free (struct disk *d)
   hasher_free (d->h);
   backing_close (d->b);
   rangelock_destroy (&d->rl);
+  pthread_mutex_destroy (&d->flush_lock);
   free (d);
 }
 
@@ -182,6 +218,8 @@ disk_open_backing (struct backing *b, const struct disk_options *opts)
   }
   d->b = b;
   d->mode = opts->mode;
+  d->background_checkpoint = !opts->no_background_checkpoint;
+  pthread_mutex_init (&d->flush_lock, NULL);
   d->writable = !b->readonly && opts->mode != DISK_MODE_RECOVERY;
   rangelock_init (&d->rl);
   if (read_superblock (d) == -1 ||
@@ -235,6 +273,18 @@ disk_checkpoint (struct disk *d)
   if (d->j)
     return journal_checkpoint (d->j);
   return d->writable ? flush_tags (d) : 0;
+}
+
+int
+disk_checkpoint_begin (struct disk *d)
+{
+  return d->j ? journal_checkpoint_begin (d->j) : 0;
+}
+
+int
+disk_checkpoint_end (struct disk *d)
+{
+  return d->j ? journal_checkpoint_end (d->j) : 0;
 }
 
 int

@@ -52,7 +52,10 @@ struct disk_options {
   /* Writes nothing: a "tags" journal is replayed in memory only; a dirty
    * "full" disk is refused (its replay must write data home). */
   bool readonly;
-  size_t tag_cache_bytes; /* 0 for the default */
+  size_t tag_cache_bytes;
+  /* Checkpoint only when the journal is full or asked to, in the calling
+   * thread: for tests that need the same I/O every run. */
+  bool no_background_checkpoint; /* 0 for the default */
   /* Called for each journaled sector during recovery; may be NULL. */
   recovery_sector_fn recovered;
   void *opaque;
@@ -110,6 +113,11 @@ void disk_journal_stats (struct disk *d, struct journal_stats *stats);
 
 /* Checkpoints now. */
 int disk_checkpoint (struct disk *d);
+
+/* The two steps of a checkpoint, for tests that write in between: see
+ * journal_checkpoint_begin. */
+int disk_checkpoint_begin (struct disk *d);
+int disk_checkpoint_end (struct disk *d);
 
 /* Verifies sectors [SECTOR, SECTOR+N) without failing on mismatches:
  * calls FN for each sector whose data does not match its tag (they are

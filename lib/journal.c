@@ -280,8 +280,10 @@ struct journal {
   struct backing *b;
   struct superblock sb;
   uint64_t nr_blocks;
-  journal_checkpoint_fn checkpoint;
+  const struct journal_checkpointer *cp;
   void *opaque;
+  bool background;
+  pthread_t thread;
   uint8_t *buf; /* MAX_BATCH_BLOCKS blocks; used by the leader only */
   struct journal_record batch[MAX_BATCH_RECORDS]; /* leader only */
   struct journal_record whole[MAX_BATCH_RECORDS]; /* batch, as queued */
@@ -289,15 +291,23 @@ struct journal {
   pthread_mutex_t lock;   /* protects every field below */
   pthread_cond_t changed; /* a commit finished, or in_flight fell to 0 */
   struct waiter *queue, **queue_end;
-  bool busy;           /* a leader is committing or checkpointing */
+  bool busy;           /* a leader is committing (or capturing) */
   uint64_t head, tail; /* block sequence numbers */
   uint64_t in_flight;  /* committed, not yet applied */
+  enum { CKPT_IDLE, CKPT_CAPTURED, CKPT_COMPLETING } ckpt;
+  void *captured;             /* what the checkpoint writes home */
+  uint64_t ckpt_tail;         /* the tail once it is complete */
+  int ckpt_result;            /* of the last checkpoint completed */
+  bool want_checkpoint, stop; /* for the background checkpointer */
   struct journal_stats stats;
 };
 
+static void *checkpointer (void *arg);
+
 struct journal *
 journal_open (struct backing *b, const struct superblock *sb, uint64_t head,
-              journal_checkpoint_fn checkpoint, void *opaque)
+              const struct journal_checkpointer *cp, void *opaque,
+              bool background)
 {
   struct journal *j = calloc (1, sizeof *j);
 
@@ -312,12 +322,21 @@ journal_open (struct backing *b, const struct superblock *sb, uint64_t head,
   j->b = b;
   j->sb = *sb;
   j->nr_blocks = sb_journal_blocks (sb);
-  j->checkpoint = checkpoint;
+  j->cp = cp;
   j->opaque = opaque;
   j->queue_end = &j->queue;
   j->head = j->tail = head;
   pthread_mutex_init (&j->lock, NULL);
   pthread_cond_init (&j->changed, NULL);
+  if (background) {
+    int err = pthread_create (&j->thread, NULL, checkpointer, j);
+    if (err) {
+      errno = err;
+      journal_close (j);
+      return NULL;
+    }
+    j->background = true;
+  }
   return j;
 }
 
@@ -326,6 +345,13 @@ journal_close (struct journal *j)
 {
   if (j == NULL)
     return;
+  if (j->background) {
+    pthread_mutex_lock (&j->lock);
+    j->stop = true;
+    pthread_cond_broadcast (&j->changed);
+    pthread_mutex_unlock (&j->lock);
+    pthread_join (j->thread, NULL);
+  }
   pthread_cond_destroy (&j->changed);
   pthread_mutex_destroy (&j->lock);
   free (j->buf);
@@ -430,24 +456,80 @@ write_blocks (struct journal *j, uint64_t blocks)
   return 0;
 }
 
-/* Waits for in-flight records, then checkpoints with the lock dropped.
- * Called as leader (busy set) with the lock held. */
+/* Checkpoints run in two steps.  Capture, with commits held off (the
+ * caller holds busy) and nothing in flight, takes the state to write home
+ * as of the head, which becomes the new tail.  Complete, with commits
+ * going on, makes that state durable and records the tail.  Anyone may
+ * complete a captured checkpoint: a leader that finds the ring full does.
+ * Both are called with the lock held and drop it for the callbacks. */
 static int
-checkpoint_locked (struct journal *j)
+capture_locked (struct journal *j)
 {
-  uint64_t new_tail = j->head;
-  int r;
+  void *captured;
 
   while (j->in_flight > 0)
     pthread_cond_wait (&j->changed, &j->lock);
   pthread_mutex_unlock (&j->lock);
-  r = j->checkpoint (j->opaque, new_tail);
+  captured = j->cp->capture (j->opaque);
+  pthread_mutex_lock (&j->lock);
+  if (captured == NULL)
+    return -1;
+  j->captured = captured;
+  j->ckpt_tail = j->head;
+  j->ckpt = CKPT_CAPTURED;
+  return 0;
+}
+
+static int
+complete_locked (struct journal *j)
+{
+  void *captured = j->captured;
+  uint64_t new_tail = j->ckpt_tail;
+  int r;
+
+  j->ckpt = CKPT_COMPLETING;
+  pthread_mutex_unlock (&j->lock);
+  r = j->cp->complete (j->opaque, captured, new_tail);
   pthread_mutex_lock (&j->lock);
   if (r == 0) {
     j->tail = new_tail;
     j->stats.checkpoints++;
   }
+  j->ckpt_result = r;
+  j->captured = NULL;
+  j->ckpt = CKPT_IDLE;
+  pthread_cond_broadcast (&j->changed);
   return r;
+}
+
+/* Makes room for BLOCKS more blocks, as leader (busy held): completes a
+ * captured checkpoint, waits for one completing, or runs a whole one. */
+static int
+make_room_locked (struct journal *j, uint64_t blocks)
+{
+  while (j->head + blocks - j->tail > j->nr_blocks) {
+    int r = 0;
+
+    if (j->ckpt == CKPT_COMPLETING)
+      pthread_cond_wait (&j->changed, &j->lock);
+    else if (j->ckpt == CKPT_CAPTURED)
+      r = complete_locked (j);
+    else if ((r = capture_locked (j)) == 0)
+      r = complete_locked (j);
+    if (r == -1)
+      return -1;
+  }
+  return 0;
+}
+
+/* Asks the background checkpointer to run once the ring is half full, so
+ * writers seldom find it full. */
+static void
+maybe_want_checkpoint (struct journal *j)
+{
+  if (j->background && j->ckpt == CKPT_IDLE &&
+      j->head - j->tail >= j->nr_blocks / 2)
+    j->want_checkpoint = true;
 }
 
 /* Commits one batch as leader.  Called with the lock held and busy set;
@@ -460,8 +542,7 @@ lead_commit (struct journal *j)
   size_t n = take_batch (j, &taken, &blocks);
   int r = 0, err = 0;
 
-  if (j->head + blocks - j->tail > j->nr_blocks)
-    r = checkpoint_locked (j);
+  r = make_room_locked (j, blocks);
   if (r == 0) {
     pthread_mutex_unlock (&j->lock);
     blocks = encode_batch (j, n);
@@ -477,6 +558,7 @@ lead_commit (struct journal *j)
     j->in_flight += n;
     j->stats.commits++;
     j->stats.records += n;
+    maybe_want_checkpoint (j);
   }
   for (size_t i = 0; i < n; i++, taken = taken->next) {
     taken->done = true;
@@ -526,19 +608,75 @@ journal_applied (struct journal *j)
 }
 
 int
-journal_checkpoint (struct journal *j)
+journal_checkpoint_begin (struct journal *j)
 {
   int r;
 
   pthread_mutex_lock (&j->lock);
-  while (j->busy)
-    pthread_cond_wait (&j->changed, &j->lock);
+  for (;;) {
+    if (j->ckpt == CKPT_CAPTURED) /* begun, not ended: finish it first */
+      complete_locked (j);
+    else if (j->busy || j->ckpt == CKPT_COMPLETING)
+      pthread_cond_wait (&j->changed, &j->lock);
+    else
+      break;
+  }
   j->busy = true;
-  r = checkpoint_locked (j);
+  r = capture_locked (j);
   j->busy = false;
   pthread_cond_broadcast (&j->changed);
   pthread_mutex_unlock (&j->lock);
   return r;
+}
+
+int
+journal_checkpoint_end (struct journal *j)
+{
+  int r;
+
+  pthread_mutex_lock (&j->lock);
+  if (j->ckpt == CKPT_CAPTURED)
+    r = complete_locked (j);
+  else {
+    /* A leader that needed the room completed it, or is completing it. */
+    while (j->ckpt == CKPT_COMPLETING)
+      pthread_cond_wait (&j->changed, &j->lock);
+    r = j->ckpt_result;
+  }
+  pthread_mutex_unlock (&j->lock);
+  return r;
+}
+
+int
+journal_checkpoint (struct journal *j)
+{
+  if (journal_checkpoint_begin (j) == -1)
+    return -1;
+  return journal_checkpoint_end (j);
+}
+
+/* The background checkpointer: runs a checkpoint whenever a commit finds
+ * the ring half full. */
+static void *
+checkpointer (void *arg)
+{
+  struct journal *j = arg;
+
+  pthread_mutex_lock (&j->lock);
+  while (!j->stop) {
+    if (!j->want_checkpoint) {
+      pthread_cond_wait (&j->changed, &j->lock);
+      continue;
+    }
+    j->want_checkpoint = false;
+    pthread_mutex_unlock (&j->lock);
+    if (journal_checkpoint (j) == -1)
+      ni_log (NI_LOG_ERROR, "%s: background checkpoint: %s", j->b->name,
+              ni_error ());
+    pthread_mutex_lock (&j->lock);
+  }
+  pthread_mutex_unlock (&j->lock);
+  return NULL;
 }
 
 void

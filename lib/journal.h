@@ -25,10 +25,16 @@
  * finds no commit in progress becomes the leader, encodes every queued
  * record and writes them durably in one go (group commit), then wakes the
  * others.  A committed record is "in flight" until its writer calls
- * journal_applied, having written the data and set the tags.  When the
- * ring is full the leader waits for in-flight records to be applied and
- * calls the checkpoint function, which must make data and tags durable
- * and record the new tail; the ring is then empty.
+ * journal_applied, having written the data and set the tags.
+ *
+ * Checkpoints free the ring in two steps.  Capture holds commits off only
+ * until nothing is in flight, and takes the tags as they are then (every
+ * record before the head applied, none after): the head becomes the new
+ * tail.  Complete runs while writers go on: it syncs the data, writes the
+ * captured tags home, syncs, and records the tail.  Tags home therefore
+ * never get ahead of durable data.  A background thread starts one when
+ * the ring is half full; a leader that finds it full completes or runs one
+ * itself, and only then do writers wait.
  */
 #ifndef NBD_INTEGRITY_JOURNAL_H
 #define NBD_INTEGRITY_JOURNAL_H
@@ -89,12 +95,21 @@ int journal_scan (struct backing *b, const struct superblock *sb,
 
 struct journal;
 
-typedef int (*journal_checkpoint_fn) (void *opaque, uint64_t new_tail);
+/* How the journal's owner checkpoints.  CAPTURE returns what COMPLETE
+ * will write home (NULL with ni_error() on failure); COMPLETE makes the
+ * data durable, then what CAPTURE took, then records NEW_TAIL, and frees
+ * CAPTURED whether or not it succeeds. */
+struct journal_checkpointer {
+  void *(*capture) (void *opaque);
+  int (*complete) (void *opaque, void *captured, uint64_t new_tail);
+};
 
-/* A journal for writing, empty, its next block sequence HEAD.  */
+/* A journal for writing, empty, its next block sequence HEAD.  With
+ * BACKGROUND, a thread checkpoints when the ring is half full. */
 struct journal *journal_open (struct backing *b, const struct superblock *sb,
-                              uint64_t head, journal_checkpoint_fn checkpoint,
-                              void *opaque);
+                              uint64_t head,
+                              const struct journal_checkpointer *cp,
+                              void *opaque, bool background);
 
 void journal_close (struct journal *j);
 
@@ -105,8 +120,14 @@ int journal_commit (struct journal *j, const struct journal_record *rec);
 /* Marks one committed record applied (its data and tags are in place). */
 void journal_applied (struct journal *j);
 
-/* Waits for in-flight records, then checkpoints so the ring is empty. */
+/* Checkpoints: everything committed before the call leaves the ring. */
 int journal_checkpoint (struct journal *j);
+
+/* The two steps of journal_checkpoint, for a caller (a test) that wants
+ * writes in between.  journal_checkpoint_end returns the result of the
+ * checkpoint begun, whoever completed it. */
+int journal_checkpoint_begin (struct journal *j);
+int journal_checkpoint_end (struct journal *j);
 
 struct journal_stats {
   uint64_t commits; /* durable journal writes */

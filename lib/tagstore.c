@@ -19,6 +19,7 @@
 
 struct tagblock {
   bool dirty;      /* differs from the copy at home */
+  bool pinned;     /* in a snapshot being written home: keep it loaded */
   bool referenced; /* used since the clock hand last passed */
   uint8_t tags[SB_BLOCK];
 };
@@ -90,7 +91,7 @@ evict_locked (struct tagstore *ts, uint64_t keep)
     struct tagblock *tb = ts->blocks[i];
 
     ts->hand = (ts->hand + 1) % ts->nr_blocks;
-    if (tb == NULL || tb->dirty || i == keep)
+    if (tb == NULL || tb->dirty || tb->pinned || i == keep)
       continue;
     if (tb->referenced) {
       tb->referenced = false;
@@ -193,53 +194,75 @@ tagstore_set (struct tagstore *ts, uint64_t sector, uint64_t n,
   return tagstore_access (ts, sector, n, NULL, tags, true);
 }
 
-/* Finds the next dirty block from *IDX, copies it into BUF and marks it
- * clean.  Returns false when there is none. */
-static bool
-take_dirty (struct tagstore *ts, uint64_t *idx, uint8_t *buf)
+struct snapshot_block {
+  uint64_t idx;
+  uint8_t tags[SB_BLOCK];
+};
+
+struct tag_snapshot {
+  size_t n;
+  struct snapshot_block blocks[];
+};
+
+struct tag_snapshot *
+tagstore_snapshot (struct tagstore *ts)
 {
-  bool found = false;
+  struct tag_snapshot *snap;
+  size_t n = 0;
 
   pthread_mutex_lock (&ts->lock);
-  for (; *idx < ts->nr_blocks; ++*idx) {
-    struct tagblock *tb = ts->blocks[*idx];
-    if (tb && tb->dirty) {
-      memcpy (buf, tb->tags, SB_BLOCK);
-      tb->dirty = false;
-      ts->nr_dirty--;
-      found = true;
-      break;
-    }
+  snap = malloc (sizeof *snap + ts->nr_dirty * sizeof snap->blocks[0]);
+  if (snap == NULL) {
+    pthread_mutex_unlock (&ts->lock);
+    return NULL;
   }
-  pthread_mutex_unlock (&ts->lock);
-  return found;
-}
-
-static void
-mark_dirty (struct tagstore *ts, uint64_t idx)
-{
-  pthread_mutex_lock (&ts->lock);
-  if (ts->blocks[idx] && !ts->blocks[idx]->dirty) {
-    ts->blocks[idx]->dirty = true;
-    ts->nr_dirty++;
+  for (uint64_t i = 0; i < ts->nr_blocks && n < ts->nr_dirty; i++) {
+    struct tagblock *tb = ts->blocks[i];
+    if (tb == NULL || !tb->dirty)
+      continue;
+    snap->blocks[n].idx = i;
+    memcpy (snap->blocks[n].tags, tb->tags, SB_BLOCK);
+    tb->dirty = false;
+    tb->pinned = true;
+    n++;
   }
+  ts->nr_dirty = 0;
+  snap->n = n;
   pthread_mutex_unlock (&ts->lock);
+  return snap;
 }
 
 int
-tagstore_writeback (struct tagstore *ts)
+tagstore_write_snapshot (struct tagstore *ts, const struct tag_snapshot *snap)
 {
-  uint8_t buf[SB_BLOCK];
-
-  for (uint64_t idx = 0; take_dirty (ts, &idx, buf); idx++) {
-    if (backing_pwrite (ts->b, buf, SB_BLOCK, block_home (ts, idx), 0) == -1) {
+  for (size_t i = 0; i < snap->n; i++) {
+    uint64_t home = block_home (ts, snap->blocks[i].idx);
+    if (backing_pwrite (ts->b, snap->blocks[i].tags, SB_BLOCK, home, 0) == -1) {
       ni_error_set ("%s: writing tags home at byte %" PRIu64 ": %m",
-                    ts->b->name, block_home (ts, idx));
-      mark_dirty (ts, idx);
+                    ts->b->name, home);
       return -1;
     }
   }
   return 0;
+}
+
+void
+tagstore_end_snapshot (struct tagstore *ts, struct tag_snapshot *snap,
+                       bool written)
+{
+  if (snap == NULL)
+    return;
+  pthread_mutex_lock (&ts->lock);
+  for (size_t i = 0; i < snap->n; i++) {
+    struct tagblock *tb = ts->blocks[snap->blocks[i].idx];
+    tb->pinned = false;
+    if (!written && !tb->dirty) {
+      tb->dirty = true; /* its home copy is still old */
+      ts->nr_dirty++;
+    }
+  }
+  pthread_mutex_unlock (&ts->lock);
+  free (snap);
 }
 
 size_t

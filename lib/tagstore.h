@@ -1,7 +1,7 @@
 /* The tag store: the tags of every sector, cached in memory in 4 KiB tag
  * blocks as they sit in the zones' tag runs.
  *
- * Notes on the design.  A tag set here is dirty until tagstore_writeback
+ * Notes on the design.  A tag set here is dirty until a snapshot of it is written home
  * writes its block home; the journal holds it until then, so the caller
  * (the checkpoint) must write back before it frees journal space.  Dirty
  * blocks are never evicted; clean ones are evicted (clock order) when the
@@ -36,8 +36,19 @@ int tagstore_get (struct tagstore *ts, uint64_t sector, uint64_t n,
 int tagstore_set (struct tagstore *ts, uint64_t sector, uint64_t n,
                   const uint8_t *tags);
 
-/* Writes every dirty block home (not synced). */
-int tagstore_writeback (struct tagstore *ts);
+/* A copy of the dirty blocks as they are now, for a checkpoint to write
+ * home while writers go on changing the live ones.  Taking it marks them
+ * clean; they stay loaded until the snapshot ends. */
+struct tag_snapshot;
+struct tag_snapshot *tagstore_snapshot (struct tagstore *ts);
+
+/* Writes the snapshot's blocks home (not synced). */
+int tagstore_write_snapshot (struct tagstore *ts,
+                             const struct tag_snapshot *snap);
+
+/* Frees the snapshot; if it was not WRITTEN, its blocks are dirty again. */
+void tagstore_end_snapshot (struct tagstore *ts, struct tag_snapshot *snap,
+                            bool written);
 
 /* Number of dirty tag blocks. */
 size_t tagstore_dirty (struct tagstore *ts);

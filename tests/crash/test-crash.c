@@ -67,6 +67,7 @@ struct model {
   /* The last change, if a write: its sectors and their new values. */
   uint64_t last_first, last_n;
   uint64_t last_values[2 * 96];
+  bool checkpoint_begun;
   uint8_t *latest; /* contents after every issued write */
   struct sector_model *sectors;
 };
@@ -108,6 +109,7 @@ value_of (const uint8_t *data, uint32_t ss)
 static void
 model_init (struct model *m, uint32_t ss, uint64_t nr)
 {
+  memset (m, 0, sizeof *m);
   m->ss = ss;
   m->nr = nr;
   m->latest = calloc (nr, ss);
@@ -223,6 +225,12 @@ one_op (struct disk *d, struct model *m, uint64_t *rnd, uint8_t *buf)
       return -1;
     model_durable (m, 0, m->nr);
     return 0;
+  } else if (kind < 91) {
+    /* A checkpoint in two steps, with the workload going on between: as
+     * the background checkpointer runs while writers write. */
+    m->checkpoint_begun = !m->checkpoint_begun;
+    return m->checkpoint_begun ? disk_checkpoint_begin (d)
+                               : disk_checkpoint_end (d);
   } else if (kind < 93)
     return disk_checkpoint (d);
   else {
@@ -253,8 +261,10 @@ trace_decision (void *opaque, uint64_t sector, enum recovery_decision d)
 static struct disk *
 open_on (const struct disk_setup *ds, struct backing *b, const char *what)
 {
-  struct disk_options opts = {
-      .path = what, .recovered = trace_decision, .mode = ds->mode};
+  struct disk_options opts = {.path = what,
+                              .recovered = trace_decision,
+                              .mode = ds->mode,
+                              .no_background_checkpoint = true};
   struct disk *d = disk_open_backing (b, &opts);
 
   if (d == NULL && !powerloss_crashed (b)) {
