@@ -1,9 +1,9 @@
 /* The tag store: the tags of every sector, cached in memory in 4 KiB tag
  * blocks as they sit in the zones' tag runs.
  *
- * Notes on the design.  A tag set here is dirty until a snapshot of it is written home
- * writes its block home; the journal holds it until then, so the caller
- * (the checkpoint) must write back before it frees journal space.  Dirty
+ * Notes on the design.  A tag set here is dirty until a snapshot of it is
+ * written home writes its block home; the journal holds it until then, so the
+ * caller (the checkpoint) must write back before it frees journal space.  Dirty
  * blocks are never evicted; clean ones are evicted (clock order) when the
  * cache exceeds its cap.  All functions are thread-safe; tag block reads
  * from the disk happen outside the store's lock.
