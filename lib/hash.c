@@ -327,9 +327,5 @@ hasher_key_check (const struct hasher *h, const uint8_t uuid[DISK_UUID_SIZE],
 bool
 tag_is_unwritten (const uint8_t *tag, unsigned tag_size)
 {
-  uint8_t any = 0;
-
-  for (unsigned i = 0; i < tag_size; i++)
-    any |= tag[i];
-  return any == 0;
+  return all_zero (tag, tag_size);
 }

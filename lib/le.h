@@ -1,7 +1,10 @@
-/* Little-endian field access for on-disk structures. */
+/* Byte-level helpers for on-disk structures: little-endian fields, and
+ * checks for zeroes. */
 #ifndef NBD_INTEGRITY_LE_H
 #define NBD_INTEGRITY_LE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 static inline void
@@ -47,6 +50,17 @@ le64_get (const uint8_t *p)
   for (int i = 7; i >= 0; i--)
     v = v << 8 | p[i];
   return v;
+}
+
+/* True if the LEN bytes at P are all zero. */
+static inline bool
+all_zero (const uint8_t *p, size_t len)
+{
+  uint8_t any = 0;
+
+  for (size_t i = 0; i < len; i++)
+    any |= p[i];
+  return any == 0;
 }
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "journal.h"
+#include "le.h"
 #include "recovery.h"
 #include "report.h"
 
@@ -89,15 +90,6 @@ by_sector_then_order (const void *a, const void *b)
   if (x->sector != y->sector)
     return x->sector < y->sector ? -1 : 1;
   return x->order < y->order ? -1 : x->order > y->order;
-}
-
-static bool
-all_zero (const uint8_t *p, size_t len)
-{
-  for (size_t i = 0; i < len; i++)
-    if (p[i])
-      return false;
-  return true;
 }
 
 /* Does candidate TAG accept the sector whose data hashes to COMPUTED? */

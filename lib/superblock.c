@@ -133,15 +133,6 @@ sb_fields_valid (const struct superblock *sb, const char **why)
   return *why == NULL;
 }
 
-static bool
-all_zero (const uint8_t *p, size_t len)
-{
-  for (size_t i = 0; i < len; i++)
-    if (p[i])
-      return false;
-  return true;
-}
-
 /* The reserved field, the tail of the block and the hash name's padding
  * (up to and including its last byte, 71, which keeps it terminated). */
 static bool
