@@ -45,7 +45,6 @@ open_hasher (const char *name, const struct disk_options *opts,
 {
   const struct hash_alg *alg = hash_by_id (sb->hash_id);
   uint8_t check[HASH_KEY_CHECK_SIZE];
-  struct key *key = NULL;
   struct hasher *h;
 
   if (opts->hash && strcmp (opts->hash, alg->name) != 0) {
@@ -55,28 +54,11 @@ open_hasher (const char *name, const struct disk_options *opts,
     errno = EINVAL;
     return NULL;
   }
-  if (alg->keyed && opts->keyfile == NULL) {
-    ni_error_set (
-        "%s: the disk uses the keyed algorithm %s: give the key "
-        "file it was formatted with (keyfile=FILE when serving, --keyfile "
-        "for the tool)",
-        name, alg->name);
-    errno = EINVAL;
+  h = hasher_with_keyfile (alg, opts->keyfile);
+  if (h == NULL) {
+    ni_error_prefix (name);
     return NULL;
   }
-  if (!alg->keyed && opts->keyfile) {
-    ni_error_set ("%s: the disk uses %s, which takes no key: leave the key "
-                  "file out",
-                  name, alg->name);
-    errno = EINVAL;
-    return NULL;
-  }
-  if (opts->keyfile && (key = key_load (opts->keyfile)) == NULL)
-    return NULL;
-  h = hasher_new (alg, key ? key->bytes : NULL, key ? key->len : 0);
-  key_free (key);
-  if (h == NULL)
-    return NULL;
   hasher_key_check (h, sb->uuid, check);
   if (sodium_memcmp (check, sb->key_check, sizeof check) != 0) {
     ni_error_set ("%s: the key in %s is not the key this disk was "
@@ -90,8 +72,6 @@ open_hasher (const char *name, const struct disk_options *opts,
   return h;
 }
 
-/* The checkpoint (journal_checkpoint_fn): called with no write in flight,
- * so every journaled write has reached the page cache and the tag store. */
 /* Writes SNAP home durably: the data first, so no tag reaches home
  * before the data it describes.  Ends SNAP. */
 static int

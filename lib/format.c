@@ -38,8 +38,6 @@ options_hasher (const struct format_options *opts)
 {
   const char *name = opts->hash ? opts->hash : "crc32c";
   const struct hash_alg *alg = hash_by_name (name);
-  struct key *key = NULL;
-  struct hasher *h;
 
   errno = EINVAL;
   if (opts->sector_size != 0 && opts->sector_size != 512 &&
@@ -53,21 +51,7 @@ options_hasher (const struct format_options *opts)
                   hash_names ());
     return NULL;
   }
-  if (alg->keyed && opts->keyfile == NULL) {
-    ni_error_set ("%s is a keyed algorithm: give --keyfile", alg->name);
-    return NULL;
-  }
-  if (!alg->keyed && opts->keyfile) {
-    ni_error_set ("%s takes no key: drop --keyfile, or use "
-                  "blake2b-256-keyed or hmac-sha256",
-                  alg->name);
-    return NULL;
-  }
-  if (opts->keyfile && (key = key_load (opts->keyfile)) == NULL)
-    return NULL;
-  h = hasher_new (alg, key ? key->bytes : NULL, key ? key->len : 0);
-  key_free (key);
-  return h;
+  return hasher_with_keyfile (alg, opts->keyfile);
 }
 
 static int
@@ -160,18 +144,6 @@ format_backing (struct backing *b, const struct format_options *opts)
   return r;
 }
 
-/* Prefixes the current error with PATH unless it names it already. */
-static void
-error_names (const char *path)
-{
-  char msg[512];
-
-  if (strstr (ni_error (), path))
-    return;
-  snprintf (msg, sizeof msg, "%s", ni_error ());
-  ni_error_set ("%s: %s", path, msg);
-}
-
 int
 format_disk (const struct format_options *opts)
 {
@@ -187,7 +159,7 @@ format_disk (const struct format_options *opts)
   if (b)
     r = format_with (b, opts, h);
   if (r == -1)
-    error_names (opts->path);
+    ni_error_prefix (opts->path);
   backing_close (b);
   hasher_free (h);
   return r;

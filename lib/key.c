@@ -80,3 +80,29 @@ key_free (struct key *key)
   sodium_free (key->bytes);
   free (key);
 }
+
+struct hasher *
+hasher_with_keyfile (const struct hash_alg *alg, const char *keyfile)
+{
+  struct key *key = NULL;
+  struct hasher *h;
+
+  errno = EINVAL;
+  if (alg->keyed && keyfile == NULL) {
+    ni_error_set ("%s is a keyed algorithm: give its key file "
+                  "(keyfile=FILE when serving, --keyfile for the tool)",
+                  alg->name);
+    return NULL;
+  }
+  if (!alg->keyed && keyfile) {
+    ni_error_set ("%s takes no key: leave the key file out (or use "
+                  "blake2b-256-keyed or hmac-sha256)",
+                  alg->name);
+    return NULL;
+  }
+  if (keyfile && (key = key_load (keyfile)) == NULL)
+    return NULL;
+  h = hasher_new (alg, key ? key->bytes : NULL, key ? key->len : 0);
+  key_free (key);
+  return h;
+}

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hash.h"
+
 #define KEY_MIN_SIZE 16
 #define KEY_MAX_SIZE 64
 
@@ -18,5 +20,10 @@ struct key {
 struct key *key_load (const char *path);
 
 void key_free (struct key *key);
+
+/* A hasher for ALG with the key in KEYFILE, which keyed algorithms need
+ * and the others refuse.  NULL with errno and ni_error() on failure. */
+struct hasher *hasher_with_keyfile (const struct hash_alg *alg,
+                                    const char *keyfile);
 
 #endif

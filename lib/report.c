@@ -1,6 +1,7 @@
 /* Error and log reporting for lib/: see report.h. */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "report.h"
 
@@ -25,6 +26,17 @@ ni_error_set (const char *fmt, ...)
   vsnprintf (last_error, sizeof last_error, fmt, ap);
   va_end (ap);
   errno = saved_errno;
+}
+
+void
+ni_error_prefix (const char *name)
+{
+  char msg[sizeof last_error];
+
+  if (strstr (last_error, name))
+    return;
+  snprintf (msg, sizeof msg, "%s", last_error);
+  ni_error_set ("%s: %s", name, msg);
 }
 
 const char *

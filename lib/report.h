@@ -20,6 +20,10 @@ typedef void (*ni_log_fn) (enum ni_log_level level, const char *msg);
 void ni_error_set (const char *fmt, ...)
     __attribute__ ((format (printf, 1, 2)));
 
+/* Prefixes this thread's message with "NAME: ", unless it names NAME
+ * already.  Keeps errno. */
+void ni_error_prefix (const char *name);
+
 /* The last message recorded by ni_error_set in this thread. */
 const char *ni_error (void);
 
