@@ -167,7 +167,8 @@ read_superblock (struct disk *d)
   if (d->b->size < d->sb.disk_size) {
     ni_error_set ("%s is truncated: it has %" PRIu64 " bytes but its "
                   "format needs %" PRIu64 "; restore the missing end of "
-                  "the disk (or serve it read-only with a recovery tool)",
+                  "the disk (copy it back, or grow the file to that size "
+                  "to read what is left)",
                   d->b->name, d->b->size, d->sb.disk_size);
     errno = EUCLEAN;
     return -1;
@@ -238,6 +239,10 @@ disk_close (struct disk *d)
 
   if (d->writable) {
     r = disk_checkpoint (d);
+    /* Stop the background checkpointer first: no superblock write of its
+     * may follow the one that marks the disk clean. */
+    journal_close (d->j);
+    d->j = NULL;
     if (r == 0) {
       d->sb.state = SB_CLEAN;
       r = sb_write (d->b, &d->sb);
