@@ -134,6 +134,19 @@ tagblock_get_locked (struct tagstore *ts, uint64_t idx)
   return ts->blocks[idx];
 }
 
+/* Sets BYTES of TB's tags at OFF from IN (zeroes if NULL): dirty now. */
+static void
+set_in_block (struct tagstore *ts, struct tagblock *tb, size_t off,
+              const uint8_t *in, size_t bytes)
+{
+  if (in)
+    memcpy (tb->tags + off, in, bytes);
+  else
+    memset (tb->tags + off, 0, bytes);
+  ts->nr_dirty += !tb->dirty;
+  tb->dirty = true;
+}
+
 /* Copies tags between the store and TAGS (or zeroes them) for sectors
  * [SECTOR, SECTOR+N), one tag block at a time. */
 static int
@@ -164,16 +177,14 @@ tagstore_access (struct tagstore *ts, uint64_t sector, uint64_t n, uint8_t *out,
       r = -1;
       break;
     }
-    if (!set)
-      memcpy (out, tb->tags + off, bytes), out += bytes;
-    else {
-      if (in)
-        memcpy (tb->tags + off, in, bytes), in += bytes;
-      else
-        memset (tb->tags + off, 0, bytes);
-      ts->nr_dirty += !tb->dirty;
-      tb->dirty = true;
-    }
+    if (set)
+      set_in_block (ts, tb, off, in, bytes);
+    else
+      memcpy (out, tb->tags + off, bytes);
+    if (out)
+      out += bytes;
+    if (in)
+      in += bytes;
     sector += count;
     n -= count;
   }
