@@ -14,6 +14,7 @@
 #include "format.h"
 #include "powerloss.h"
 #include "report.h"
+#include "util.h"
 
 #define SIZE (24 << 20)
 #define SS 4096
@@ -26,19 +27,11 @@ static const int errnos[] = {EIO, ENOSPC};
 static uint8_t *formatted;
 
 static void
-quiet (enum ni_log_level level, const char *msg)
-{
-  (void)level;
-  (void)msg;
-}
-
-static void
 setup (void)
 {
   struct format_options fo = {.force = true};
   struct backing *b = powerloss_new (NULL, SIZE);
 
-  ni_log_set (quiet);
   ck_assert_int_eq (format_backing (b, &fo), 0);
   formatted = malloc (SIZE);
   memcpy (formatted, powerloss_current (b), SIZE);
@@ -169,17 +162,11 @@ main (void)
 {
   Suite *s = suite_create ("faults");
   TCase *tc = tcase_create ("faults");
-  SRunner *sr;
-  int failed;
 
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_loop_test (tc, every_call_of_every_operation, 0,
                        2 * (CHECKPOINT + 1));
   tcase_set_timeout (tc, 120);
   suite_add_tcase (s, tc);
-  sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite (s);
 }
