@@ -10,7 +10,11 @@
  * matches any data when the sector was journaled once only (that one
  * write did not reach the disk whole, and the sector still reads as the
  * zeroes it held).  With more writes since the checkpoint, an earlier one
- * may have been flushed, so data matching nothing is a torn write.  A
+ * may have been flushed, so data matching nothing is a torn write.  The
+ * price: on a block device whose never-written sectors hold garbage, a
+ * sector written twice since the checkpoint, neither write reaching the
+ * disk, fails verification instead of reading as zeroes.  Flush marks in
+ * the journal would tell the two apart.  A
  * sector that matches no candidate is given a tag its data cannot match,
  * so it fails verification until rewritten, and is reported.  Recovery
  * only sets tags, so running it twice decides the same.
