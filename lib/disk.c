@@ -23,7 +23,6 @@
 struct disk {
   enum disk_mode mode;
   bool writable;
-  bool background_checkpoint;
   pthread_mutex_t flush_lock; /* one mode-"none" flush at a time */
   struct backing *b;
   struct hasher *h;
@@ -154,8 +153,7 @@ start_writing (struct disk *d)
   }
   if (d->mode == DISK_MODE_NONE)
     return 0;
-  d->j = journal_open (d->b, &d->sb, tail, &checkpointer, d,
-                       d->background_checkpoint);
+  d->j = journal_open (d->b, &d->sb, tail, &checkpointer, d);
   return d->j ? 0 : -1;
 }
 
@@ -199,7 +197,6 @@ disk_open_backing (struct backing *b, const struct disk_options *opts)
   }
   d->b = b;
   d->mode = opts->mode;
-  d->background_checkpoint = !opts->no_background_checkpoint;
   pthread_mutex_init (&d->flush_lock, NULL);
   d->writable = !b->readonly && opts->mode != DISK_MODE_RECOVERY;
   rangelock_init (&d->rl);
@@ -258,6 +255,12 @@ disk_checkpoint (struct disk *d)
   if (d->j)
     return journal_checkpoint (d->j);
   return d->writable ? flush_tags (d) : 0;
+}
+
+int
+disk_start_background (struct disk *d)
+{
+  return d->j ? journal_start_background (d->j) : 0;
 }
 
 int

@@ -53,9 +53,7 @@ struct disk_options {
    * "full" disk is refused (its replay must write data home). */
   bool readonly;
   size_t tag_cache_bytes;
-  /* Checkpoint only when the journal is full or asked to, in the calling
-   * thread: for tests that need the same I/O every run. */
-  bool no_background_checkpoint; /* 0 for the default */
+  /* 0 for the default */
   /* Called for each journaled sector during recovery; may be NULL. */
   recovery_sector_fn recovered;
   void *opaque;
@@ -113,6 +111,12 @@ void disk_journal_stats (struct disk *d, struct journal_stats *stats);
 
 /* Checkpoints now. */
 int disk_checkpoint (struct disk *d);
+
+/* Starts checkpointing in the background (when the journal is half full);
+ * without it, checkpoints run when the journal is full, in the writer
+ * that finds it so.  Call it in the process that serves the disk, after
+ * any fork: nbdkit's after_fork.  -1 with ni_error() on failure. */
+int disk_start_background (struct disk *d);
 
 /* The two steps of a checkpoint, for tests that write in between: see
  * journal_checkpoint_begin. */

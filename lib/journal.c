@@ -306,8 +306,7 @@ static void *checkpointer (void *arg);
 
 struct journal *
 journal_open (struct backing *b, const struct superblock *sb, uint64_t head,
-              const struct journal_checkpointer *cp, void *opaque,
-              bool background)
+              const struct journal_checkpointer *cp, void *opaque)
 {
   struct journal *j = calloc (1, sizeof *j);
 
@@ -328,16 +327,24 @@ journal_open (struct backing *b, const struct superblock *sb, uint64_t head,
   j->head = j->tail = head;
   pthread_mutex_init (&j->lock, NULL);
   pthread_cond_init (&j->changed, NULL);
-  if (background) {
-    int err = pthread_create (&j->thread, NULL, checkpointer, j);
-    if (err) {
-      errno = err;
-      journal_close (j);
-      return NULL;
-    }
-    j->background = true;
-  }
   return j;
+}
+
+int
+journal_start_background (struct journal *j)
+{
+  int err;
+
+  if (j->background)
+    return 0;
+  err = pthread_create (&j->thread, NULL, checkpointer, j);
+  if (err) {
+    errno = err;
+    ni_error_set ("%s: cannot start the checkpoint thread: %m", j->b->name);
+    return -1;
+  }
+  j->background = true;
+  return 0;
 }
 
 void

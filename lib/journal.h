@@ -104,12 +104,15 @@ struct journal_checkpointer {
   int (*complete) (void *opaque, void *captured, uint64_t new_tail);
 };
 
-/* A journal for writing, empty, its next block sequence HEAD.  With
- * BACKGROUND, a thread checkpoints when the ring is half full. */
+/* A journal for writing, empty, its next block sequence HEAD. */
 struct journal *journal_open (struct backing *b, const struct superblock *sb,
                               uint64_t head,
                               const struct journal_checkpointer *cp,
-                              void *opaque, bool background);
+                              void *opaque);
+
+/* Starts the thread that checkpoints when the ring is half full.  Call it
+ * in the process that serves: a thread does not survive fork. */
+int journal_start_background (struct journal *j);
 
 void journal_close (struct journal *j);
 

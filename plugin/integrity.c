@@ -138,6 +138,18 @@ integrity_get_ready (void)
   return 0;
 }
 
+/* Threads do not survive nbdkit's fork into the background: start the
+ * checkpointer in the process that serves. */
+static int
+integrity_after_fork (void)
+{
+  if (disk_start_background (disk) == -1) {
+    nbdkit_error ("%s", ni_error ());
+    return -1;
+  }
+  return 0;
+}
+
 static void
 integrity_cleanup (void)
 {
@@ -280,6 +292,7 @@ static struct nbdkit_plugin plugin = {
     .config_help = integrity_config_help,
     .magic_config_key = "file",
     .get_ready = integrity_get_ready,
+    .after_fork = integrity_after_fork,
     .cleanup = integrity_cleanup,
     .open = integrity_open,
     .get_size = integrity_get_size,
