@@ -133,6 +133,23 @@ static const struct journal_checkpointer checkpointer = {
     .complete = complete_checkpoint,
 };
 
+/* The superblock's record of a serving mode, and back. */
+static uint32_t
+recorded_mode (enum disk_mode mode)
+{
+  return mode == DISK_MODE_FULL   ? MODE_FULL
+         : mode == DISK_MODE_NONE ? MODE_NONE
+                                  : MODE_TAGS;
+}
+
+static enum disk_mode
+serving_mode (uint32_t recorded)
+{
+  return recorded == MODE_FULL   ? DISK_MODE_FULL
+         : recorded == MODE_NONE ? DISK_MODE_NONE
+                                 : DISK_MODE_TAGS;
+}
+
 /* After recovery: make the recovered tags durable, empty the journal and
  * mark the disk in use.  The new tail is a whole lap past the head, so no
  * block left in the ring (even one beyond a torn commit) has a sequence
@@ -143,9 +160,7 @@ start_writing (struct disk *d)
   uint64_t tail = d->recovery.head + sb_journal_blocks (&d->sb);
 
   d->sb.state = SB_DIRTY;
-  d->sb.mode = d->mode == DISK_MODE_FULL   ? MODE_FULL
-               : d->mode == DISK_MODE_NONE ? MODE_NONE
-                                           : MODE_TAGS;
+  d->sb.mode = recorded_mode (d->mode);
   if (complete_checkpoint (d, capture_tags (d), tail) == -1) {
     ni_error_set ("%s: cannot write the recovered tags and superblock: %m",
                   d->b->name);
@@ -203,6 +218,8 @@ disk_open_backing (struct backing *b, const struct disk_options *opts)
   if (read_superblock (d) == -1 ||
       (d->h = open_hasher (b->name, opts, &d->sb)) == NULL)
     goto err;
+  if (d->mode == DISK_MODE_RECORDED)
+    d->mode = serving_mode (d->sb.mode);
   d->ts = tagstore_new (d->b, &d->sb, opts->tag_cache_bytes);
   if (d->ts == NULL)
     goto err;
@@ -298,12 +315,6 @@ disk_recovery_report (const struct disk *d)
   return &d->recovery;
 }
 
-const char *
-disk_name (const struct disk *d)
-{
-  return d->b->name;
-}
-
 uint64_t
 disk_size (const struct disk *d)
 {
@@ -314,12 +325,6 @@ struct disk_stats *
 disk_stats (struct disk *d)
 {
   return &d->stats;
-}
-
-uint64_t
-disk_backing_bytes_written (struct disk *d)
-{
-  return atomic_load (&d->b->bytes_written);
 }
 
 void

@@ -39,6 +39,7 @@ enum disk_mode {
   DISK_MODE_FULL,     /* data and tags journaled: every write atomic */
   DISK_MODE_NONE,     /* no journal: tags written home on flush */
   DISK_MODE_RECOVERY, /* read-only, no replay, mismatches only warned */
+  DISK_MODE_RECORDED, /* the mode the disk was last served in */
 };
 
 /* The mode called NAME; -1 if none is. */
@@ -87,7 +88,6 @@ int disk_close (struct disk *d);
 
 const struct superblock *disk_superblock (const struct disk *d);
 const struct recovery_report *disk_recovery_report (const struct disk *d);
-const char *disk_name (const struct disk *d);
 uint64_t disk_size (const struct disk *d);
 struct disk_stats *disk_stats (struct disk *d);
 
@@ -102,9 +102,6 @@ int disk_flush (struct disk *d);
 /* Makes [OFFSET, OFFSET+COUNT) read as zeroes, durably once flushed: the
  * whole sectors are discarded, partial ones written. */
 int disk_zero (struct disk *d, uint32_t count, uint64_t offset, bool fua);
-
-/* Bytes written to the backing disk (data, tags, journal, superblock). */
-uint64_t disk_backing_bytes_written (struct disk *d);
 
 /* Journal counters and fill; zeroes when read-only. */
 void disk_journal_stats (struct disk *d, struct journal_stats *stats);

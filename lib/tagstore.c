@@ -276,17 +276,6 @@ tagstore_end_snapshot (struct tagstore *ts, struct tag_snapshot *snap,
   free (snap);
 }
 
-size_t
-tagstore_dirty (struct tagstore *ts)
-{
-  size_t n;
-
-  pthread_mutex_lock (&ts->lock);
-  n = ts->nr_dirty;
-  pthread_mutex_unlock (&ts->lock);
-  return n;
-}
-
 bool
 tagstore_needs_writeback (struct tagstore *ts)
 {

@@ -50,9 +50,6 @@ int tagstore_write_snapshot (struct tagstore *ts,
 void tagstore_end_snapshot (struct tagstore *ts, struct tag_snapshot *snap,
                             bool written);
 
-/* Number of dirty tag blocks. */
-size_t tagstore_dirty (struct tagstore *ts);
-
 /* True when dirty blocks fill half the cache: time to write them back,
  * since dirty blocks cannot be evicted. */
 bool tagstore_needs_writeback (struct tagstore *ts);

@@ -84,23 +84,6 @@ print_json (const char *disk, const GArray *decisions,
   json_end (&j);
 }
 
-/* The crash mode the disk was last served in: opening it in another
- * would change what its superblock (and dump) says. */
-static bool
-last_mode (const char *disk, enum disk_mode *mode)
-{
-  struct superblock sb;
-  struct backing *b = open_superblock ("recover", disk, &sb);
-  int m;
-
-  if (b == NULL)
-    return false;
-  backing_close (b);
-  m = disk_mode_by_name (sb_mode_name (sb.mode));
-  *mode = m == -1 ? DISK_MODE_TAGS : (enum disk_mode)m;
-  return true;
-}
-
 int
 cmd_recover (int argc, char **argv)
 {
@@ -113,15 +96,16 @@ cmd_recover (int argc, char **argv)
   };
   g_autoptr (GArray) decisions =
       g_array_new (FALSE, FALSE, sizeof (struct decision));
-  struct disk_options opts = {.recovered = collect_decision,
+  /* In the mode it was last served in, which opening it records again. */
+  struct disk_options opts = {.mode = DISK_MODE_RECORDED,
+                              .recovered = collect_decision,
                               .opaque = decisions};
   struct disk *d;
 
   if (!parse_command (&argc, &argv, "DISK", 1,
                       "Replays DISK's journal, reports what it decided for "
                       "each journaled sector, and leaves the disk clean.",
-                      entries) ||
-      !last_mode (argv[1], &opts.mode))
+                      entries))
     return EXIT_TROUBLE;
   opts.path = argv[1];
   opts.keyfile = keyfile;

@@ -44,6 +44,9 @@ def full_mode(t):
     h.pwrite(data, 0)
     h.flush()
     server.kill()
+    # recover replays it in the mode it was served in, and keeps that mode.
+    t.tool_ok("recover", disk)
+    check_eq(t.dump(disk)["mode"], "full", "dump after recover")
     server = t.serve(disk, "mode=full", name="nbdkit-full-again")
     check_same(server.connect().pread(len(data), 0), data,
                "mode=full after SIGKILL")
