@@ -15,11 +15,17 @@
  * Trim and zero: journal the sectors as unwritten, punch the data where
  * the backing can, set the tags to unwritten.
  *
+ * Write ("full" crash mode): the same, but the journal record carries the
+ * data too, so the write in place may be lost and is replayed.  Mode
+ * "none" has no journal: its flush writes the tags home.
+ *
  * Flush: sync the backing disk.  The journal is already durable.
  *
- * Checkpoint (when the journal is full, and on close): with no write in
- * flight, sync data, write dirty tags home, sync, advance the superblock's
- * journal tail.
+ * Checkpoint (in the background at half journal fill, when the journal is
+ * full or dirty tags fill half the tag cache, and on close): snapshot the
+ * dirty tags with no write in flight, then, while writers go on, sync the
+ * data, write the snapshot home, sync, advance the journal tail (see
+ * journal.h).
  */
 #ifndef NBD_INTEGRITY_DISK_H
 #define NBD_INTEGRITY_DISK_H
