@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
@@ -138,11 +139,27 @@ integrity_get_ready (void)
   return 0;
 }
 
+/* A server whose client is on the same host sits in the kernel's path to
+ * free memory: dirty pages of a file system on our export are written
+ * through us.  As an I/O flusher (inherited by every thread made after
+ * this) our own allocations cannot wait for that writeback.  Needs
+ * CAP_SYS_RESOURCE; without it, a local stack may deadlock under memory
+ * pressure (see LOCAL STACKS in the man page). */
+static void
+become_io_flusher (void)
+{
+  if (prctl (PR_SET_IO_FLUSHER, 1, 0, 0, 0) == -1)
+    nbdkit_debug ("%s: not an I/O flusher (%m): do not serve a client on "
+                  "this host under memory pressure",
+                  filename);
+}
+
 /* Threads do not survive nbdkit's fork into the background: start the
  * checkpointer in the process that serves. */
 static int
 integrity_after_fork (void)
 {
+  become_io_flusher ();
   if (disk_start_background (disk) == -1) {
     nbdkit_error ("%s", ni_error ());
     return -1;

@@ -2,15 +2,47 @@
 """nbdkit forks into the background unless given -f, after the plugin's
 get_ready: the plugin must start its checkpoint thread after the fork.
 Serve daemonized, write enough to fill the journal several times, stop
-with SIGTERM: nbdkit exits and the disk is left clean and verified."""
+with SIGTERM: nbdkit exits and the disk is left clean and verified.
+
+Every thread of the serving process must be an I/O flusher (as root, who
+may be one), so a client on the same host cannot deadlock it under memory
+pressure."""
 
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import helpers
 from helpers import SECTOR, check, check_eq, check_same
+
+PF_MEMALLOC_NOIO = 0x00080000  # include/linux/sched.h
+PF_LOCAL_THROTTLE = 0x00100000
+
+
+def may_be_io_flusher():
+    """Whether this process may set PR_SET_IO_FLUSHER (CAP_SYS_RESOURCE);
+    tried in a child, as the flag cannot be cleared without it."""
+    code = ("import ctypes, sys; "
+            "sys.exit(ctypes.CDLL(None).prctl(57, 1, 0, 0, 0) != 0)")
+    return subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def check_io_flusher(pid):
+    """Fails unless every thread of PID has the flags PR_SET_IO_FLUSHER
+    sets (field 9 of /proc/PID/task/TID/stat)."""
+    if not may_be_io_flusher():
+        return
+    tasks = os.listdir("/proc/%d/task" % pid)
+    check(len(tasks) >= 3, "expected main, checkpoint and worker threads")
+    for tid in tasks:
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            flags = int(f.read().rsplit(")", 1)[1].split()[6])
+        want = PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE
+        check(flags & want == want,
+              "thread %s of nbdkit is not an I/O flusher (flags %#x)"
+              % (tid, flags))
 
 
 def main(t):
@@ -31,6 +63,7 @@ def main(t):
         h.flush()
         for s, data in list(blocks.items())[:50]:
             check_same(h.pread(SECTOR, s * SECTOR), data, "sector %d" % s)
+        check_io_flusher(pid)
         h.shutdown()
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
