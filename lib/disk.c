@@ -13,6 +13,7 @@
 #include "journal.h"
 #include "key.h"
 #include "rangelock.h"
+#include "ratelimit.h"
 #include "report.h"
 #include "tagstore.h"
 
@@ -31,6 +32,7 @@ struct disk {
   struct rangelock rl;
   struct recovery_report recovery;
   struct disk_stats stats;
+  struct ratelimit mismatch_log, io_error_log;
   /* Changed only by the checkpoint, which the journal runs one at a
    * time, and by open and close. */
   struct superblock sb;
@@ -198,6 +200,9 @@ disk_free (struct disk *d)
   backing_close (d->b);
   rangelock_destroy (&d->rl);
   pthread_mutex_destroy (&d->flush_lock);
+  ratelimit_destroy (&d->mismatch_log);
+  ratelimit_destroy (&d->io_error_log);
+  stats_destroy (&d->stats);
   free (d);
 }
 
@@ -213,6 +218,9 @@ disk_open_backing (struct backing *b, const struct disk_options *opts)
   d->b = b;
   d->mode = opts->mode;
   pthread_mutex_init (&d->flush_lock, NULL);
+  stats_init (&d->stats);
+  ratelimit_init (&d->mismatch_log, b->name, "mismatches");
+  ratelimit_init (&d->io_error_log, b->name, "backing disk errors");
   d->writable = !b->readonly && opts->mode != DISK_MODE_RECOVERY;
   rangelock_init (&d->rl);
   if (read_superblock (d) == -1 ||
@@ -262,6 +270,8 @@ disk_close (struct disk *d)
       r = sb_write (d->b, &d->sb);
     }
   }
+  ratelimit_log_suppressed (&d->mismatch_log, true);
+  ratelimit_log_suppressed (&d->io_error_log, true);
   disk_free (d);
   return r;
 }
@@ -292,15 +302,28 @@ disk_checkpoint_end (struct disk *d)
   return d->j ? journal_checkpoint_end (d->j) : 0;
 }
 
+/* By enum disk_mode. */
+static const char *const mode_names[] = {"tags", "full", "none", "recovery"};
+
 int
 disk_mode_by_name (const char *name)
 {
-  static const char *const names[] = {"tags", "full", "none", "recovery"};
-
   for (int i = 0; i < 4; i++)
-    if (strcmp (name, names[i]) == 0)
+    if (strcmp (name, mode_names[i]) == 0)
       return i;
   return -1;
+}
+
+const char *
+disk_mode_name (const struct disk *d)
+{
+  return mode_names[d->mode]; /* never DISK_MODE_RECORDED once open */
+}
+
+const char *
+disk_name (const struct disk *d)
+{
+  return d->b->name;
 }
 
 const struct superblock *
@@ -333,6 +356,21 @@ disk_journal_stats (struct disk *d, struct journal_stats *stats)
   memset (stats, 0, sizeof *stats);
   if (d->j)
     journal_get_stats (d->j, stats);
+}
+
+void
+disk_get_counters (struct disk *d, struct disk_counters *c)
+{
+  stats_copy (&d->stats, c);
+  c->backing_bytes_written = atomic_load (&d->b->bytes_written);
+  disk_journal_stats (d, &c->journal);
+}
+
+void
+disk_log_suppressed (struct disk *d)
+{
+  ratelimit_log_suppressed (&d->mismatch_log, false);
+  ratelimit_log_suppressed (&d->io_error_log, false);
 }
 
 /* Largest number of sectors one chunk of a request covers. */
@@ -370,12 +408,12 @@ data_io (struct disk *d, void *buf, uint64_t sector, uint64_t n, bool write,
     int r = write ? backing_pwrite (d->b, p, len, off, flags)
                   : backing_pread (d->b, p, len, off);
     if (r == -1) {
-      ni_log (NI_LOG_ERROR,
-              "%s: %s of sectors %" PRIu64 "-%" PRIu64 " (byte %" PRIu64
-              " of the backing disk): %m",
-              d->b->name, write ? "write" : "read", sector, sector + run - 1,
-              off);
       atomic_fetch_add (&d->stats.io_errors, 1);
+      ratelimit_log (&d->io_error_log, NI_LOG_ERROR,
+                     "%s: %s of sectors %" PRIu64 "-%" PRIu64 " (byte %" PRIu64
+                     " of the backing disk): %m",
+                     d->b->name, write ? "write" : "read", sector,
+                     sector + run - 1, off);
       return -1;
     }
     p += len;
@@ -403,10 +441,10 @@ discard_data (struct disk *d, uint64_t sector, uint64_t n, bool must_zero,
     if (r == -1 && !must_zero && errno == EOPNOTSUPP)
       r = 0; /* trim is advisory: the tags say unwritten all the same */
     if (r == -1) {
-      ni_log (NI_LOG_ERROR,
-              "%s: discarding sectors %" PRIu64 "-%" PRIu64 ": %m", d->b->name,
-              sector, sector + run - 1);
       atomic_fetch_add (&d->stats.io_errors, 1);
+      ratelimit_log (&d->io_error_log, NI_LOG_ERROR,
+                     "%s: discarding sectors %" PRIu64 "-%" PRIu64 ": %m",
+                     d->b->name, sector, sector + run - 1);
       return -1;
     }
     sector += run;
@@ -480,13 +518,12 @@ log_mismatch (void *opaque, uint64_t sector)
   struct disk *d = opaque;
   bool recovery = d->mode == DISK_MODE_RECOVERY;
 
-  atomic_fetch_add (&d->stats.mismatches, 1);
-  atomic_store (&d->stats.last_mismatch_sector, sector);
-  ni_log (recovery ? NI_LOG_WARNING : NI_LOG_ERROR,
-          "%s: sector %" PRIu64 ": data does not match its %s tag; %s",
-          d->b->name, sector, d->sb.hash_name,
-          recovery ? "returning it unverified (mode=recovery)"
-                   : "failing the read with EIO");
+  stats_count_mismatch (&d->stats, sector);
+  ratelimit_log (&d->mismatch_log, recovery ? NI_LOG_WARNING : NI_LOG_ERROR,
+                 "%s: sector %" PRIu64 ": data does not match its %s tag; %s",
+                 d->b->name, sector, d->sb.hash_name,
+                 recovery ? "returning it unverified (mode=recovery)"
+                          : "failing the read with EIO");
 }
 
 /* Reads whole sectors, whose range the caller holds. */
@@ -608,10 +645,10 @@ apply_locked (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
   int r;
 
   if (d->j && journal_commit (d->j, &rec) == -1) {
-    ni_log (NI_LOG_ERROR,
-            "%s: journal commit for sectors %" PRIu64 "-%" PRIu64 ": %m",
-            d->b->name, sector, sector + n - 1);
     atomic_fetch_add (&d->stats.io_errors, 1);
+    ratelimit_log (&d->io_error_log, NI_LOG_ERROR,
+                   "%s: journal commit for sectors %" PRIu64 "-%" PRIu64 ": %m",
+                   d->b->name, sector, sector + n - 1);
     return -1;
   }
   /* In full mode the journal already holds the data durably. */
@@ -812,8 +849,8 @@ disk_flush (struct disk *d)
   /* The journal holds the tags; with none, they must go home now. */
   r = d->j ? backing_sync (d->b) : flush_tags (d);
   if (r == -1) {
-    ni_log (NI_LOG_ERROR, "%s: flush: %m", d->b->name);
     atomic_fetch_add (&d->stats.io_errors, 1);
+    ratelimit_log (&d->io_error_log, NI_LOG_ERROR, "%s: flush: %m", d->b->name);
   }
   return r;
 }

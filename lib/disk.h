@@ -4,7 +4,9 @@
  *
  * Read: lock the range shared, read data and tags, verify every sector
  * (unwritten sectors read as zeroes); a sector that fails is re-read once,
- * then logged and counted, and the request fails with EIO.
+ * then logged and counted, and the request fails with EIO.  Mismatches and
+ * backing errors are all counted (stats.h), but logged at most
+ * RATELIMIT_BURST a second each (ratelimit.h).
  *
  * Write ("tags" crash mode): hash the new data (no lock held), lock the
  * range exclusively, commit the new tags to the journal (durable, shared
@@ -30,13 +32,13 @@
 #ifndef NBD_INTEGRITY_DISK_H
 #define NBD_INTEGRITY_DISK_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "journal.h"
 #include "recovery.h"
+#include "stats.h"
 #include "superblock.h"
 
 /* Crash modes (see nbdkit-integrity-plugin(1), CRASH MODES). */
@@ -66,15 +68,6 @@ struct disk_options {
   void *opaque;
 };
 
-struct disk_stats {
-  atomic_uint_fast64_t reads, writes, trims, flushes;
-  atomic_uint_fast64_t bytes_read, bytes_written;
-  atomic_uint_fast64_t sectors_verified;
-  atomic_uint_fast64_t mismatches;
-  atomic_uint_fast64_t last_mismatch_sector;
-  atomic_uint_fast64_t io_errors;
-};
-
 struct disk;
 
 /* Opens and recovers a formatted disk.  Opened for writing, the disk
@@ -96,6 +89,18 @@ const struct superblock *disk_superblock (const struct disk *d);
 const struct recovery_report *disk_recovery_report (const struct disk *d);
 uint64_t disk_size (const struct disk *d);
 struct disk_stats *disk_stats (struct disk *d);
+
+/* The path the disk was opened by, and the crash mode it is served in. */
+const char *disk_name (const struct disk *d);
+const char *disk_mode_name (const struct disk *d);
+
+/* A copy of every counter: the disk's, the backing's and the journal's. */
+void disk_get_counters (struct disk *d, struct disk_counters *c);
+
+/* Logs how many mismatch and I/O error messages the rate limit has
+ * suppressed in a second that has ended (see ratelimit.h).  Call it now
+ * and then: otherwise the next such message or the close logs it. */
+void disk_log_suppressed (struct disk *d);
 
 /* I/O at byte offsets within the exported data.  -1 with errno (EIO for a
  * tag mismatch) on failure. */

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "journal.h"
 #include "le.h"
@@ -325,6 +326,7 @@ journal_open (struct backing *b, const struct superblock *sb, uint64_t head,
   j->opaque = opaque;
   j->queue_end = &j->queue;
   j->head = j->tail = head;
+  j->stats.last_checkpoint_time = time (NULL); /* it opens empty */
   pthread_mutex_init (&j->lock, NULL);
   pthread_cond_init (&j->changed, NULL);
   return j;
@@ -501,6 +503,7 @@ complete_locked (struct journal *j)
   if (r == 0) {
     j->tail = new_tail;
     j->stats.checkpoints++;
+    j->stats.last_checkpoint_time = time (NULL);
   }
   j->ckpt_result = r;
   j->captured = NULL;

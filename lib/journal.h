@@ -138,6 +138,7 @@ struct journal_stats {
   uint64_t checkpoints;
   uint64_t used_blocks; /* blocks between tail and head now */
   uint64_t total_blocks;
+  uint64_t last_checkpoint_time; /* Unix time; the opening counts as one */
 };
 
 void journal_get_stats (struct journal *j, struct journal_stats *stats);

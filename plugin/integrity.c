@@ -15,6 +15,7 @@
 #include <nbdkit-plugin.h>
 
 #include "disk.h"
+#include "publisher.h"
 #include "report.h"
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
@@ -25,9 +26,11 @@ NBDKIT_DLL_PUBLIC int integrity_debug_journal;
 static char *filename;
 static char *keyfile;
 static char *hash;
+static char *status_path;
 static int64_t tag_cache;
 static enum disk_mode mode = DISK_MODE_TAGS;
 static struct disk *disk;
+static struct publisher *publisher; /* NULL without status= */
 
 static void
 log_to_nbdkit (enum ni_log_level level, const char *msg)
@@ -50,6 +53,7 @@ integrity_unload (void)
   free (filename);
   free (keyfile);
   free (hash);
+  free (status_path);
 }
 
 static int
@@ -67,6 +71,8 @@ integrity_config (const char *key, const char *value)
     return set_path (&filename, value);
   if (strcmp (key, "keyfile") == 0)
     return set_path (&keyfile, value);
+  if (strcmp (key, "status") == 0)
+    return set_path (&status_path, value);
   if (strcmp (key, "hash") == 0) {
     free (hash);
     hash = strdup (value);
@@ -105,7 +111,8 @@ integrity_config_complete (void)
   "keyfile=FILE          Key file of a keyed disk.\n"                          \
   "hash=ALG              Refuse to start unless the disk uses ALG.\n"          \
   "mode=MODE             Crash mode: tags (default), full, none, recovery.\n"  \
-  "tag-cache=SIZE        Memory for cached tags (default 64M)."
+  "tag-cache=SIZE        Memory for cached tags (default 64M).\n"              \
+  "status=PATH           Keep live counters in PATH (nbd-integrity status)."
 
 static void
 report_recovery (void)
@@ -154,13 +161,23 @@ become_io_flusher (void)
                   filename);
 }
 
+static int
+start_threads (void)
+{
+  if (disk_start_background (disk) == -1)
+    return -1;
+  if (status_path)
+    publisher = publisher_start (disk, status_path);
+  return status_path && publisher == NULL ? -1 : 0;
+}
+
 /* Threads do not survive nbdkit's fork into the background: start the
- * checkpointer in the process that serves. */
+ * checkpointer and the status publisher in the process that serves. */
 static int
 integrity_after_fork (void)
 {
   become_io_flusher ();
-  if (disk_start_background (disk) == -1) {
+  if (start_threads () == -1) {
     nbdkit_error ("%s", ni_error ());
     return -1;
   }
@@ -170,6 +187,9 @@ integrity_after_fork (void)
 static void
 integrity_cleanup (void)
 {
+  if (publisher && publisher_stop (publisher) == -1)
+    nbdkit_error ("%s", ni_error ());
+  publisher = NULL;
   if (disk && disk_close (disk) == -1)
     nbdkit_error ("%s: could not close cleanly: %s; the journal will be "
                   "replayed when it is next opened",

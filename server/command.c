@@ -52,9 +52,11 @@ keyfile_option (char **keyfile)
                         .arg_description = "FILE"};
 }
 
-bool
-parse_command (int *argc, char ***argv, const char *params, int nparams,
-               const char *summary, GOptionEntry *entries)
+/* Parses a command's ENTRIES (plus -v), leaving the positional
+ * arguments in argv[1..]. */
+static bool
+parse_options (int *argc, char ***argv, const char *params, const char *summary,
+               GOptionEntry *entries)
 {
   const char *cmd = (*argv)[0];
   g_autofree char *prgname = g_strdup_printf ("nbd-integrity %s", cmd);
@@ -72,9 +74,35 @@ parse_command (int *argc, char ***argv, const char *params, int nparams,
     tool_error (cmd, "%s (see nbd-integrity %s --help)", err->message, cmd);
     return false;
   }
+  return true;
+}
+
+bool
+parse_command (int *argc, char ***argv, const char *params, int nparams,
+               const char *summary, GOptionEntry *entries)
+{
+  const char *cmd = (*argv)[0];
+
+  if (!parse_options (argc, argv, params, summary, entries))
+    return false;
   if (*argc != 1 + nparams) {
     tool_error (cmd, "expected %s%s (see nbd-integrity %s --help)", params,
                 *argc > 1 + nparams ? " and nothing more" : "", cmd);
+    return false;
+  }
+  return true;
+}
+
+bool
+parse_command_list (int *argc, char ***argv, const char *params,
+                    const char *summary, GOptionEntry *entries)
+{
+  const char *cmd = (*argv)[0];
+
+  if (!parse_options (argc, argv, params, summary, entries))
+    return false;
+  if (*argc < 2) {
+    tool_error (cmd, "expected %s (see nbd-integrity %s --help)", params, cmd);
     return false;
   }
   return true;

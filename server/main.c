@@ -26,6 +26,7 @@ static const struct command {
     {"locate", cmd_locate, "where a sector's data and tag are on the disk"},
     {"recover", cmd_recover, "replay the journal offline and report it"},
     {"check", cmd_check, "check superblocks and journal, reading no data"},
+    {"status", cmd_status, "live counters of served disks (status=PATH)"},
 };
 
 static void

@@ -19,8 +19,10 @@
 
 /* Exit codes. */
 #define EXIT_OK 0
-#define EXIT_MISMATCH 1 /* verify found bad sectors, check found problems */
-#define EXIT_TROUBLE 2  /* could not do what was asked */
+#define EXIT_MISMATCH                                                          \
+  1                    /* verify found bad sectors, check found problems,      \
+                        status found mismatches or I/O errors */
+#define EXIT_TROUBLE 2 /* could not do what was asked */
 
 /* Set by -v / --verbose: debug messages from lib/ are printed too. */
 extern gboolean tool_verbose;
@@ -32,6 +34,7 @@ int cmd_verify (int argc, char **argv);
 int cmd_locate (int argc, char **argv);
 int cmd_recover (int argc, char **argv);
 int cmd_check (int argc, char **argv);
+int cmd_status (int argc, char **argv);
 
 /* Option table entries that several commands share. */
 GOptionEntry verbose_option (void);
@@ -43,6 +46,10 @@ GOptionEntry keyfile_option (char **keyfile);
  * left in argv[1..].  Prints the error and returns false on failure. */
 bool parse_command (int *argc, char ***argv, const char *params, int nparams,
                     const char *summary, GOptionEntry *entries);
+
+/* The same for a command that takes one or more positional arguments. */
+bool parse_command_list (int *argc, char ***argv, const char *params,
+                         const char *summary, GOptionEntry *entries);
 
 /* Parses bytes with an optional K, M, G or T suffix (powers of 1024). */
 bool parse_size (const char *s, uint64_t *size);

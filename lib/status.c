@@ -1,0 +1,175 @@
+/* The status file: see status.h. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "report.h"
+#include "status.h"
+
+#define FIELD(key, member, kind, help)                                         \
+  {                                                                            \
+    key, offsetof (struct disk_counters, member), kind, help                   \
+  }
+
+const struct status_field status_fields[] = {
+    FIELD ("reads", reads, STATUS_COUNTER, "Read requests."),
+    FIELD ("writes", writes, STATUS_COUNTER, "Write and zero requests."),
+    FIELD ("trims", trims, STATUS_COUNTER, "Trim requests."),
+    FIELD ("flushes", flushes, STATUS_COUNTER, "Flush requests."),
+    FIELD ("bytes_read", bytes_read, STATUS_COUNTER, "Bytes read by clients."),
+    FIELD ("bytes_written", bytes_written, STATUS_COUNTER,
+           "Bytes written by clients."),
+    FIELD ("sectors_verified", sectors_verified, STATUS_COUNTER,
+           "Sectors checked against their tags."),
+    FIELD ("mismatches", mismatches, STATUS_COUNTER,
+           "Sectors whose data did not match their tag (reads failed)."),
+    FIELD ("io_errors", io_errors, STATUS_COUNTER,
+           "Errors of the backing disk."),
+    FIELD ("backing_bytes_written", backing_bytes_written, STATUS_COUNTER,
+           "Bytes the server wrote to the backing disk: data, journal, tags."),
+    FIELD ("journal_commits", journal.commits, STATUS_COUNTER,
+           "Durable journal writes."),
+    FIELD ("journal_records", journal.records, STATUS_COUNTER,
+           "Records committed to the journal."),
+    FIELD ("checkpoints", journal.checkpoints, STATUS_COUNTER,
+           "Checkpoints: journaled tags written home."),
+    FIELD ("journal_used_blocks", journal.used_blocks, STATUS_GAUGE,
+           "Journal blocks not yet checkpointed."),
+    FIELD ("journal_total_blocks", journal.total_blocks, STATUS_GAUGE,
+           "Journal blocks in all (0 without a journal)."),
+    FIELD ("last_checkpoint_time", journal.last_checkpoint_time, STATUS_GAUGE,
+           "Unix time of the last checkpoint (0: no journal)."),
+};
+
+const size_t status_nr_fields = sizeof status_fields / sizeof status_fields[0];
+
+uint64_t
+status_field_get (const struct disk_counters *c,
+                  const struct status_field *field)
+{
+  return *(const uint64_t *)((const char *)c + field->offset);
+}
+
+uint64_t *
+status_field_value (struct disk_counters *c, const struct status_field *field)
+{
+  return (uint64_t *)((char *)c + field->offset);
+}
+
+void
+status_subtract (struct disk_counters *c, const struct disk_counters *baseline)
+{
+  for (size_t i = 0; i < status_nr_fields; i++)
+    if (status_fields[i].kind == STATUS_COUNTER)
+      *status_field_value (c, &status_fields[i]) -=
+          status_field_get (baseline, &status_fields[i]);
+  if (c->nr_recent > c->mismatches)
+    c->nr_recent = c->mismatches;
+}
+
+/* A string value as GKeyFile reads it back (g_key_file_get_string). */
+static void
+write_string (FILE *f, const char *key, const char *value)
+{
+  fprintf (f, "%s=", key);
+  for (const char *p = value; *p; p++) {
+    if (*p == '\\')
+      fputs ("\\\\", f);
+    else if (*p == '\n')
+      fputs ("\\n", f);
+    else if (*p == '\r')
+      fputs ("\\r", f);
+    else if (*p == '\t')
+      fputs ("\\t", f);
+    else if (*p == ' ' && p == value)
+      fputs ("\\s", f); /* a leading space would be dropped */
+    else
+      fputc (*p, f);
+  }
+  fputc ('\n', f);
+}
+
+static void
+write_counters (FILE *f, const struct disk_counters *c)
+{
+  for (size_t i = 0; i < status_nr_fields; i++)
+    fprintf (f, "%s=%" PRIu64 "\n", status_fields[i].key,
+             status_field_get (c, &status_fields[i]));
+  fputs (STATUS_RECENT_KEY "=", f);
+  for (uint64_t i = 0; i < c->nr_recent; i++)
+    fprintf (f, "%" PRIu64 ";", c->recent_mismatches[i]);
+  fputc ('\n', f);
+}
+
+static void
+write_status (FILE *f, const struct status *s)
+{
+  fputs ("# nbd-integrity status: see nbdkit-integrity-plugin(1)\n"
+         "[" STATUS_GROUP "]\n",
+         f);
+  fprintf (f, "version=%d\n", STATUS_VERSION);
+  write_string (f, "state", s->state);
+  write_string (f, "disk", s->disk);
+  write_string (f, "hash", s->hash);
+  write_string (f, "mode", s->mode);
+  fprintf (f,
+           "pid=%ld\nstart_time=%" PRIu64 "\ncounters_since=%" PRIu64
+           "\nupdate_time=%" PRIu64 "\n",
+           (long)s->pid, s->start_time, s->counters_since, s->update_time);
+  write_counters (f, &s->counters);
+}
+
+static char *
+suffixed (const char *path, const char *suffix)
+{
+  char *s;
+
+  return asprintf (&s, "%s%s", path, suffix) == -1 ? NULL : s;
+}
+
+char *
+status_reset_path (const char *path)
+{
+  return suffixed (path, ".reset");
+}
+
+/* Writes S to TMP.  -1 with errno on failure. */
+static int
+write_file (const char *tmp, const struct status *s)
+{
+  FILE *f = fopen (tmp, "we");
+  int failed;
+
+  if (f == NULL)
+    return -1;
+  write_status (f, s);
+  failed = ferror (f);
+  if (fclose (f) == EOF || failed)
+    return -1;
+  return 0;
+}
+
+int
+status_write (const char *path, const struct status *s)
+{
+  char *tmp = suffixed (path, ".tmp");
+  int r = -1;
+
+  if (tmp == NULL)
+    ni_error_set ("%s: %m", path);
+  else if (write_file (tmp, s) == -1)
+    ni_error_set ("%s: writing the status: %m", tmp);
+  else if (rename (tmp, path) == -1)
+    ni_error_set ("%s: rename to %s: %m", tmp, path);
+  else
+    r = 0;
+  if (r == -1 && tmp) {
+    int saved_errno = errno;
+    unlink (tmp);
+    errno = saved_errno;
+  }
+  free (tmp);
+  return r;
+}
