@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 
 #define NBDKIT_API_VERSION 2
@@ -28,6 +29,7 @@ static char *keyfile;
 static char *hash;
 static char *status_path;
 static int64_t tag_cache;
+static bool lock_memory;
 static enum disk_mode mode = DISK_MODE_TAGS;
 static struct disk *disk;
 static struct publisher *publisher; /* NULL without status= */
@@ -88,6 +90,11 @@ integrity_config (const char *key, const char *value)
     mode = m;
     return 0;
   }
+  if (strcmp (key, "lock-memory") == 0) {
+    int r = nbdkit_parse_bool (value);
+    lock_memory = r == 1;
+    return r == -1 ? -1 : 0;
+  }
   if (strcmp (key, "tag-cache") == 0) {
     tag_cache = nbdkit_parse_size (value);
     return tag_cache == -1 ? -1 : 0;
@@ -112,7 +119,9 @@ integrity_config_complete (void)
   "hash=ALG              Refuse to start unless the disk uses ALG.\n"          \
   "mode=MODE             Crash mode: tags (default), full, none, recovery.\n"  \
   "tag-cache=SIZE        Memory for cached tags (default 64M).\n"              \
-  "status=PATH           Keep live counters in PATH (nbd-integrity status)."
+  "status=PATH           Keep live counters in PATH (nbd-integrity status).\n" \
+  "lock-memory=true      Keep the server in memory (for a client on this "     \
+  "host)."
 
 static void
 report_recovery (void)
@@ -171,12 +180,32 @@ start_threads (void)
   return status_path && publisher == NULL ? -1 : 0;
 }
 
+/* lock-memory=true: no page of the server is paged out, so serving never
+ * waits for a page to be read back in while memory is short.  Only pages
+ * in use are locked (MCL_ONFAULT): locking every thread's whole stack, as
+ * nbdkit --swap does, needs hundreds of MB per server. */
+static int
+lock_pages (void)
+{
+  if (!lock_memory)
+    return 0;
+  if (mlockall (MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == -1) {
+    nbdkit_error ("%s: lock-memory: mlockall: %m: run as root, or raise "
+                  "RLIMIT_MEMLOCK (ulimit -l)",
+                  filename);
+    return -1;
+  }
+  return 0;
+}
+
 /* Threads do not survive nbdkit's fork into the background: start the
  * checkpointer and the status publisher in the process that serves. */
 static int
 integrity_after_fork (void)
 {
   become_io_flusher ();
+  if (lock_pages () == -1)
+    return -1;
   if (start_threads () == -1) {
     nbdkit_error ("%s", ni_error ());
     return -1;

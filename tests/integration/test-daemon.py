@@ -6,7 +6,7 @@ with SIGTERM: nbdkit exits and the disk is left clean and verified.
 
 Every thread of the serving process must be an I/O flusher (as root, who
 may be one), so a client on the same host cannot deadlock it under memory
-pressure."""
+pressure; with lock-memory=true its pages are locked in memory."""
 
 import os
 import signal
@@ -45,11 +45,20 @@ def check_io_flusher(pid):
               % (tid, flags))
 
 
+def status_kib(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise helpers.Failure("no %s in /proc/%d/status" % (field, pid))
+
+
 def main(t):
     disk = t.format(size="64M")  # a 1 MiB journal: 256 blocks
     sock, pidfile = t.path("d.sock"), t.path("d.pid")
     subprocess.run(["nbdkit", "-U", sock, "-P", pidfile, t.plugin,
-                    "file=" + disk], check=True, timeout=30)
+                    "file=" + disk, "lock-memory=true"], check=True,
+                   timeout=30)
     with open(pidfile) as f:
         pid = int(f.read())
     try:
@@ -64,6 +73,9 @@ def main(t):
         for s, data in list(blocks.items())[:50]:
             check_same(h.pread(SECTOR, s * SECTOR), data, "sector %d" % s)
         check_io_flusher(pid)
+        check(status_kib(pid, "VmLck") > 0, "lock-memory=true locked nothing")
+        rss = status_kib(pid, "VmRSS")  # locked on fault, not all at once
+        check(rss < 128 * 1024, "%d KiB resident: whole stacks locked?" % rss)
         h.shutdown()
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
