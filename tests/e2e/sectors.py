@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Sectors of an integrity disk, for the end-to-end scenarios.
+
+  sectors.py written DISK        every sector with a tag (written), one a line
+  sectors.py pick DISK N RUN     N scattered written sectors, then RUN
+                                 consecutive ones (none if 0), all past
+                                 MD's superblock
+  sectors.py corrupt DISK S...   flip one byte in each sector's data, in place
+
+Offsets come from nbd-integrity dump and locate, so this follows the
+format that nbd-integrity-format(5) describes, not a copy of it."""
+
+import json
+import os
+import subprocess
+import sys
+
+TOOL = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                    "../../build/server/nbd-integrity")
+
+
+def tool_json(*args):
+    out = subprocess.run([TOOL, *args, "--json"], check=True,
+                         stdout=subprocess.PIPE).stdout
+    return json.loads(out)
+
+
+class Layout:
+    """Where a sector's data and tag are: locate's answer for the first
+    sector of its zone, plus its place in the zone."""
+
+    def __init__(self, disk):
+        self.disk = disk
+        self.sb = tool_json("dump", disk)
+        self.zones = {}
+
+    def zone(self, sector):
+        first = sector - sector % self.sb["zone_sectors"]
+        if first not in self.zones:
+            self.zones[first] = tool_json("locate", self.disk, str(first))
+        return first, self.zones[first]
+
+    def data_offset(self, sector):
+        first, z = self.zone(sector)
+        return z["data_offset"] + (sector - first) * z["sector_size"]
+
+    def tag_offset(self, sector):
+        first, z = self.zone(sector)
+        return z["tag_offset"] + (sector - first) * z["tag_size"]
+
+
+def written_list(disk):
+    layout = Layout(disk)
+    sb = layout.sb
+    ts, zs = sb["tag_size"], sb["zone_sectors"]
+    unwritten = bytes(ts)
+    found = []
+    with open(disk, "rb") as f:
+        for sector in range(0, sb["data_sectors"], zs):
+            f.seek(layout.tag_offset(sector))
+            run = f.read(min(zs, sb["data_sectors"] - sector) * ts)
+            found += [sector + i // ts for i in range(0, len(run), ts)
+                      if run[i:i + ts] != unwritten]
+    return found
+
+
+def pick(disk, n, run):
+    """N written sectors spread over the disk, then the first RUN
+    consecutive written ones that are none of those.  MD's superblock (in
+    the first 1 MiB) is left alone: MD could not assemble without it."""
+    w = [s for s in written_list(disk) if s >= (1 << 20) // 4096]
+    scattered = [w[i * len(w) // n] for i in range(n)]
+    if run == 0:
+        return scattered
+    start = length = 0
+    for i, s in enumerate(w):
+        if i and s == w[i - 1] + 1:
+            length += 1
+        else:
+            start, length = s, 1
+        if length == run and not set(range(start, s + 1)) & set(scattered):
+            return scattered + list(range(start, s + 1))
+    sys.exit("no run of %d written sectors on %s" % (run, disk))
+
+
+def corrupt(disk, sectors):
+    layout = Layout(disk)
+    with open(disk, "r+b") as f:
+        for s in sectors:
+            off = layout.data_offset(int(s)) + 100
+            f.seek(off)
+            byte = f.read(1)
+            f.seek(off)
+            f.write(bytes([byte[0] ^ 0x5a]))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "written":
+        print("\n".join(map(str, written_list(sys.argv[2]))))
+    elif sys.argv[1] == "pick":
+        print(" ".join(map(str, pick(sys.argv[2], int(sys.argv[3]),
+                                     int(sys.argv[4])))))
+    else:
+        corrupt(sys.argv[2], sys.argv[3:])
