@@ -9,27 +9,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 src=$(source_tar "${1:-32}")
 
-for i in 0 1 2; do
-  format "d$i" 300M
-  serve "d$i"
-  attach "d$i" "/dev/nbd$i"
-done
-md_create /dev/md0 5 /dev/nbd0 /dev/nbd1 /dev/nbd2
-say "array made"
-mkfs.xfs -q /dev/md0
-mkdir "$work/mnt"
-mount /dev/md0 "$work/mnt"
+make_array /dev/md0 5 300M d0 d1 d2
 tar -C "$work/mnt" -xf "$src"
-say "extracted"
-umount "$work/mnt"
-mount /dev/md0 "$work/mnt"
-check_files "$work/mnt" "${src%.tar}.sums"
+remount_check /dev/md0 "$src"
 say "all $(wc -l <"${src%.tar}.sums") files match after remount"
-umount "$work/mnt"
-md_stop /dev/md0
-for i in 0 1 2; do
-  detach "/dev/nbd$i"
-  stop "d$i"
-  verify_clean "d$i"
-done
+teardown /dev/md0 d0 d1 d2
 say "every member verifies clean"

@@ -10,14 +10,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 src=$(source_tar 32)
 
-for i in 0 1 2; do
-  format "d$i" 200M
-  serve "d$i" status="$work/d$i.status"
-  attach "d$i" "/dev/nbd$i"
-done
-md_create /dev/md0 5 /dev/nbd0 /dev/nbd1 /dev/nbd2
-mkfs.xfs -q /dev/md0
-mkdir "$work/mnt" && mount /dev/md0 "$work/mnt"
+make_array /dev/md0 5 200M d0 d1 d2
 tar -C "$work/mnt" -xf "$src"
 umount "$work/mnt"
 md_stop /dev/md0
@@ -47,10 +40,5 @@ echo check >/sys/block/md0/md/sync_action
 wait_md /dev/md0
 [ "$(cat /sys/block/md0/md/mismatch_cnt)" = 0 ] || fail "parity mismatches"
 
-md_stop /dev/md0
-for i in 0 1 2; do
-  detach "/dev/nbd$i"
-  stop "d$i"
-  verify_clean "d$i"
-done
+teardown /dev/md0 d0 d1 d2
 say "every damaged sector was rewritten: every member verifies clean"

@@ -18,14 +18,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 src=$(source_tar 32)
 
-for i in 0 1; do
-  format "d$i" 320M # XFS needs 300 MB
-  serve "d$i" status="$work/d$i.status"
-  attach "d$i" "/dev/nbd$i"
-done
-md_create /dev/md0 1 /dev/nbd0 /dev/nbd1
-mkfs.xfs -q /dev/md0
-mkdir "$work/mnt" && mount /dev/md0 "$work/mnt"
+make_array /dev/md0 1 320M d0 d1 # XFS needs 300 MB
 tar -C "$work/mnt" -xf "$src"
 umount "$work/mnt"
 md_stop /dev/md0
@@ -56,13 +49,7 @@ say "MD repair rewrote the first mirror from the second ($(mismatches d0) mismat
 
 mount /dev/md0 "$work/mnt"
 check_files "$work/mnt" "${src%.tar}.sums"
-umount "$work/mnt"
-md_stop /dev/md0
-for i in 0 1; do
-  detach "/dev/nbd$i"
-  stop "d$i"
-  verify_clean "d$i"
-done
+teardown /dev/md0 d0 d1
 say "every file reads back; both mirrors verify clean"
 
 # read_all MD: every block, past the page cache.
@@ -75,7 +62,7 @@ damage_first_mirror() {
 }
 
 for i in 0 1; do
-  serve "d$i" status="$work/d$i.status"
+  serve "d$i"
   attach "d$i" "/dev/nbd$i"
 done
 mdadm --create /dev/md1 --run --level=10 --layout=n2 --raid-devices=2 \
@@ -101,10 +88,5 @@ check_detected d0 $damaged
 echo check >/sys/block/md1/md/sync_action
 wait_md /dev/md1
 [ "$(cat /sys/block/md1/md/mismatch_cnt)" = 0 ] || fail "RAID10 mirrors differ"
-md_stop /dev/md1
-for i in 0 1; do
-  detach "/dev/nbd$i"
-  stop "d$i"
-  verify_clean "d$i"
-done
+teardown /dev/md1 d0 d1
 say "max_read_errors raised and the member re-added: 40 more damaged blocks corrected, member kept; both verify clean"

@@ -7,14 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 src=$(source_tar 32)
 
-for i in 0 1 2; do
-  format "d$i" 200M
-  serve "d$i"
-  attach "d$i" "/dev/nbd$i"
-done
-md_create /dev/md0 5 /dev/nbd0 /dev/nbd1 /dev/nbd2
-mkfs.xfs -q /dev/md0
-mkdir "$work/mnt" && mount /dev/md0 "$work/mnt"
+make_array /dev/md0 5 200M d0 d1 d2
 mkdir "$work/mnt/a" && tar -C "$work/mnt/a" -xf "$src"
 sync
 
@@ -49,11 +42,5 @@ say "rebuilt onto a fresh export ($state), parity checked"
 umount "$work/mnt" && mount /dev/md0 "$work/mnt"
 check_files "$work/mnt/a" "${src%.tar}.sums"
 check_files "$work/mnt/b" "${src%.tar}.sums"
-umount "$work/mnt"
-md_stop /dev/md0
-for i in 0 2 3; do
-  detach "/dev/nbd$i"
-  stop "d$i"
-  verify_clean "d$i"
-done
+teardown /dev/md0 d0 d2 d3
 say "every file reads back; members 0, 2 and 3 verify clean"

@@ -95,14 +95,7 @@ md_create /dev/md0 5 /dev/nbd0 /dev/nbd1 /dev/nbd2
 mkfs.xfs -q /dev/md0
 mkdir "$work/mnt" && mount /dev/md0 "$work/mnt"
 tar -C "$work/mnt" -xf "$src"
-umount "$work/mnt" && mount /dev/md0 "$work/mnt"
-check_files "$work/mnt" "${src%.tar}.sums"
+remount_check /dev/md0 "$src"
 say "RAID5 and XFS over TLS from another namespace: every file matches"
-umount "$work/mnt"
-md_stop /dev/md0
-for i in 0 1 2; do
-  detach "/dev/nbd$i"
-  stop "d$i"
-  verify_clean "d$i"
-done
+teardown /dev/md0 d0 d1 d2
 say "every member verifies clean"

@@ -17,14 +17,7 @@ src=$(source_tar 32)
 phase=$1
 
 crash() {
-  for i in 0 1 2; do
-    format "d$i" 200M
-    serve "d$i"
-    attach "d$i" "/dev/nbd$i"
-  done
-  md_create /dev/md0 5 /dev/nbd0 /dev/nbd1 /dev/nbd2
-  mkfs.xfs -q /dev/md0
-  mkdir -p "$work/mnt" && mount /dev/md0 "$work/mnt"
+  make_array /dev/md0 5 200M d0 d1 d2
   mkdir "$work/mnt/a" && tar -C "$work/mnt/a" -xf "$src"
   sync
   say "first copy synced; pulling the plug during the second"
@@ -80,12 +73,7 @@ recover() {
   [ "$(cat /sys/block/md0/md/mismatch_cnt)" = 0 ] ||
     fail "parity mismatches after the resync"
   say "MD resynced, XFS replayed its log and is consistent, the synced copy reads back"
-  md_stop /dev/md0
-  for i in 0 1 2; do
-    detach "/dev/nbd$i"
-    stop "d$i"
-    verify_clean "d$i"
-  done
+  teardown /dev/md0 d0 d1 d2
   say "every member verifies clean"
 }
 

@@ -23,27 +23,12 @@ check_io_flusher() {
   done
 }
 
-for i in 0 1 2; do
-  format "d$i" 300M
-  serve "d$i" lock-memory=true
-  attach "d$i" "/dev/nbd$i"
-done
-md_create /dev/md0 5 /dev/nbd0 /dev/nbd1 /dev/nbd2
-mkfs.xfs -q /dev/md0
-mkdir -p "$work/mnt" && mount /dev/md0 "$work/mnt"
+SERVE_PARAMS=lock-memory=true make_array /dev/md0 5 300M d0 d1 d2
 for i in 0 1 2; do check_io_flusher "d$i"; done
 rss() { awk '/VmRSS/{print int($2 / 1024)}' "/proc/$(cat "$run/$1.pid")/status"; }
 say "$(free -m | awk '/Mem:/{print $2}') MB of memory; extracting $(($(stat -c %s "$src") >> 20)) MB"
 tar -C "$work/mnt" -xf "$src"
-umount "$work/mnt"
-mount /dev/md0 "$work/mnt"
-check_files "$work/mnt" "${src%.tar}.sums"
+remount_check /dev/md0 "$src"
 say "all $(wc -l <"${src%.tar}.sums") files match after remount; servers' RSS $(rss d0), $(rss d1), $(rss d2) MB"
-umount "$work/mnt"
-md_stop /dev/md0
-for i in 0 1 2; do
-  detach "/dev/nbd$i"
-  stop "d$i"
-  verify_clean "d$i"
-done
+teardown /dev/md0 d0 d1 d2
 say "every member verifies clean"

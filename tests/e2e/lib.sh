@@ -24,14 +24,14 @@ format() {
 }
 
 # serve NAME [PLUGIN-PARAMS...]: nbdkit in the background, its log in
-# $work/NAME.log.  NBDKIT_OPTS adds server options.
+# $work/NAME.log, its counters in $work/NAME.status.
 serve() {
   local name=$1
   shift
   rm -f "$run/$name.sock"
-  # shellcheck disable=SC2086
-  nbdkit -f ${NBDKIT_OPTS:-} -U "$run/$name.sock" -P "$run/$name.pid" \
-    "$plugin" file="$work/$name.img" "$@" 2>>"$work/$name.log" &
+  nbdkit -f -U "$run/$name.sock" -P "$run/$name.pid" "$plugin" \
+    file="$work/$name.img" status="$work/$name.status" "$@" \
+    2>>"$work/$name.log" &
   wait_for "server $name" test -S "$run/$name.sock"
   wait_for "server $name" test -s "$run/$name.pid"
 }
@@ -56,11 +56,11 @@ attach() {
 
 detach() { nbd-client -d "$1" >/dev/null 2>&1; }
 
-# wait_for WHAT COMMAND...: up to 60 s for COMMAND to succeed.
+# wait_for WHAT COMMAND...: up to WAIT_SECONDS (60) for COMMAND to succeed.
 wait_for() {
   local what=$1 i
   shift
-  for ((i = 0; i < 600; i++)); do
+  for ((i = 0; i < ${WAIT_SECONDS:-60} * 10; i++)); do
     "$@" && return 0
     sleep 0.1
   done
@@ -87,7 +87,7 @@ check_files() {
 # wait_md MD: until its resync, recovery or check has finished.
 wait_md() {
   local md=${1#/dev/}
-  wait_for_long "$md to be idle" md_idle "$md"
+  WAIT_SECONDS=600 wait_for "$md to be idle" md_idle "$md"
 }
 
 md_idle() {
@@ -95,15 +95,6 @@ md_idle() {
     ! grep -q -E "resync|recovery|check|repair" /proc/mdstat
 }
 
-wait_for_long() {
-  local what=$1 i
-  shift
-  for ((i = 0; i < 3000; i++)); do
-    "$@" && return 0
-    sleep 0.2
-  done
-  fail "timed out waiting for $what"
-}
 
 # verify_clean NAME: every sector of the (stopped) disk matches its tag.
 verify_clean() {
@@ -120,6 +111,46 @@ md_create() {
 }
 
 md_stop() { mdadm --stop "$1" >/dev/null 2>&1; }
+
+# make_array MD LEVEL SIZE NAME...: a new disk of SIZE for each export
+# NAME (dN is attached as /dev/nbdN), MD of LEVEL over them, and XFS on it
+# mounted on $work/mnt.  SERVE_PARAMS: more plugin parameters.
+make_array() {
+  local md=$1 level=$2 size=$3 name devs=()
+  shift 3
+  for name in "$@"; do
+    format "$name" "$size"
+    # shellcheck disable=SC2086
+    serve "$name" ${SERVE_PARAMS:-}
+    attach "$name" "/dev/nbd${name#d}"
+    devs+=("/dev/nbd${name#d}")
+  done
+  md_create "$md" "$level" "${devs[@]}"
+  mkfs.xfs -q "$md"
+  mkdir -p "$work/mnt" && mount "$md" "$work/mnt"
+}
+
+# remount_check MD SOURCE-TAR: remount MD on $work/mnt and compare every
+# file with the source's checksums.
+remount_check() {
+  umount "$work/mnt"
+  mount "$1" "$work/mnt"
+  check_files "$work/mnt" "${2%.tar}.sums"
+}
+
+# teardown MD NAME...: stop the array, detach each export (dN is on
+# /dev/nbdN), stop its server, and verify its disk offline.
+teardown() {
+  local md=$1 name
+  shift
+  umount "$work/mnt" 2>/dev/null || true
+  md_stop "$md"
+  for name in "$@"; do
+    detach "/dev/nbd${name#d}"
+    stop "$name"
+    verify_clean "$name"
+  done
+}
 
 # check_detected NAME DAMAGED...: the server of NAME counted at least one
 # mismatch for each damaged sector, and the last ones it names are among
