@@ -13,9 +13,10 @@ src=$(source_tar 32)
 make_array /dev/md0 5 200M d0 d1 d2
 tar -C "$work/mnt" -xf "$src"
 umount "$work/mnt"
+first=$(data_start /dev/md0 /dev/nbd1)
 md_stop /dev/md0
 
-damaged=$(/usr/bin/python3 "$top/tests/e2e/sectors.py" pick "$work/d1.img" 8 64)
+damaged=$(/usr/bin/python3 "$top/tests/e2e/sectors.py" pick "$work/d1.img" 8 64 "$first")
 # shellcheck disable=SC2086
 /usr/bin/python3 "$top/tests/e2e/sectors.py" corrupt "$work/d1.img" $damaged
 say "damaged 72 sectors of member 1: 8 scattered, a run of 64"

@@ -152,6 +152,12 @@ teardown() {
   done
 }
 
+# data_start MD DEVICE: the first 4096-byte sector of DEVICE that holds
+# MD's data; MD reads nothing before it, so damage there is never found.
+data_start() {
+  echo $(($(cat "/sys/block/${1#/dev/}/md/dev-${2#/dev/}/offset") / 8))
+}
+
 # check_detected NAME DAMAGED...: the server of NAME counted at least one
 # mismatch for each damaged sector, and the last ones it names are among
 # them (nbd-integrity status --json).

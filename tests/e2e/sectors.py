@@ -2,10 +2,12 @@
 """Sectors of an integrity disk, for the end-to-end scenarios.
 
   sectors.py written DISK        every sector with a tag (written), one a line
-  sectors.py pick DISK N RUN     N scattered written sectors, then RUN
-                                 consecutive ones (none if 0), all past
-                                 MD's superblock
-  sectors.py corrupt DISK S...   flip one byte in each sector's data, in place
+  sectors.py pick DISK N RUN FIRST
+                                 N scattered written sectors, then RUN
+                                 consecutive ones (none if 0), none before
+                                 FIRST (MD's data offset: MD reads nothing
+                                 before it)
+  sectors.py corrupt DISK S...   overwrite 16 bytes of each sector's data
 
 Offsets come from nbd-integrity dump and locate, so this follows the
 format that nbd-integrity-format(5) describes, not a copy of it."""
@@ -64,11 +66,10 @@ def written_list(disk):
     return found
 
 
-def pick(disk, n, run):
+def pick(disk, n, run, first):
     """N written sectors spread over the disk, then the first RUN
-    consecutive written ones that are none of those.  MD's superblock (in
-    the first 1 MiB) is left alone: MD could not assemble without it."""
-    w = [s for s in written_list(disk) if s >= (1 << 20) // 4096]
+    consecutive written ones that are none of those, all from FIRST on."""
+    w = [s for s in written_list(disk) if s >= first]
     scattered = [w[i * len(w) // n] for i in range(n)]
     if run == 0:
         return scattered
@@ -87,18 +88,16 @@ def corrupt(disk, sectors):
     layout = Layout(disk)
     with open(disk, "r+b") as f:
         for s in sectors:
-            off = layout.data_offset(int(s)) + 100
-            f.seek(off)
-            byte = f.read(1)
-            f.seek(off)
-            f.write(bytes([byte[0] ^ 0x5a]))
+            # Random bytes, not flipped ones: damaging a sector twice
+            # must not restore it.
+            f.seek(layout.data_offset(int(s)) + 100)
+            f.write(os.urandom(16))
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "written":
         print("\n".join(map(str, written_list(sys.argv[2]))))
     elif sys.argv[1] == "pick":
-        print(" ".join(map(str, pick(sys.argv[2], int(sys.argv[3]),
-                                     int(sys.argv[4])))))
+        print(" ".join(map(str, pick(sys.argv[2], *map(int, sys.argv[3:6])))))
     else:
         corrupt(sys.argv[2], sys.argv[3:])
