@@ -16,9 +16,7 @@ umount "$work/mnt"
 first=$(data_start /dev/md0 /dev/nbd1)
 md_stop /dev/md0
 
-damaged=$(/usr/bin/python3 "$top/tests/e2e/sectors.py" pick "$work/d1.img" 8 64 "$first")
-# shellcheck disable=SC2086
-/usr/bin/python3 "$top/tests/e2e/sectors.py" corrupt "$work/d1.img" $damaged
+damage d1 8 64 "$first"
 say "damaged 72 sectors of member 1: 8 scattered, a run of 64"
 
 mdadm --assemble /dev/md0 /dev/nbd0 /dev/nbd1 /dev/nbd2 >/dev/null 2>&1 ||
@@ -28,18 +26,15 @@ check_files "$work/mnt" "${src%.tar}.sums"
 umount "$work/mnt"
 say "every file reads back correct; member 1's server counted $(mismatches d1) mismatches"
 
-echo check >/sys/block/md0/md/sync_action
-wait_md /dev/md0
-[ "$(cat /sys/block/md0/md/degraded)" = 0 ] || fail "MD failed a member"
+scrub /dev/md0 check
+check_whole /dev/md0
 # shellcheck disable=SC2086
 check_detected d1 $damaged
 for i in 0 2; do
   [ "$(mismatches "d$i")" = 0 ] || fail "member $i reported mismatches"
 done
 say "MD check: $(($(cat /sys/block/md0/md/dev-nbd1/errors) / 8)) blocks corrected on nbd1 in all; MD failed no member"
-echo check >/sys/block/md0/md/sync_action
-wait_md /dev/md0
-[ "$(cat /sys/block/md0/md/mismatch_cnt)" = 0 ] || fail "parity mismatches"
+check_consistent /dev/md0 "after the check that corrected them"
 
 teardown /dev/md0 d0 d1 d2
 say "every damaged sector was rewritten: every member verifies clean"

@@ -24,9 +24,7 @@ umount "$work/mnt"
 first=$(data_start /dev/md0 /dev/nbd0)
 md_stop /dev/md0
 
-damaged=$(/usr/bin/python3 "$top/tests/e2e/sectors.py" pick "$work/d0.img" 8 64 "$first")
-# shellcheck disable=SC2086
-/usr/bin/python3 "$top/tests/e2e/sectors.py" corrupt "$work/d0.img" $damaged
+damage d0 8 64 "$first"
 say "damaged 72 sectors of the first mirror: 8 scattered, a run of 64"
 
 mdadm --assemble /dev/md0 /dev/nbd0 /dev/nbd1 >/dev/null 2>&1 ||
@@ -36,16 +34,12 @@ check_files "$work/mnt" "${src%.tar}.sums"
 umount "$work/mnt"
 say "every file reads back correct"
 
-echo repair >/sys/block/md0/md/sync_action
-wait_md /dev/md0
-[ "$(cat /sys/block/md0/md/degraded)" = 0 ] || fail "MD failed a mirror"
+scrub /dev/md0 repair
+check_whole /dev/md0
 # shellcheck disable=SC2086
 check_detected d0 $damaged
 [ "$(mismatches d1)" = 0 ] || fail "the healthy mirror reported mismatches"
-echo check >/sys/block/md0/md/sync_action
-wait_md /dev/md0
-[ "$(cat /sys/block/md0/md/mismatch_cnt)" = 0 ] ||
-  fail "the mirrors differ after the repair"
+check_consistent /dev/md0 "after the repair"
 say "MD repair rewrote the first mirror from the second ($(mismatches d0) mismatches detected); the mirrors agree"
 
 mount /dev/md0 "$work/mnt"
@@ -56,12 +50,7 @@ say "every file reads back; both mirrors verify clean"
 # read_all MD: every block, past the page cache.
 read_all() { dd if="$1" of=/dev/null bs=1M iflag=direct status=none || true; }
 
-damage_first_mirror() {
-  damaged=$(/usr/bin/python3 "$top/tests/e2e/sectors.py" pick "$work/d0.img" 40 0 \
-    "$(data_start /dev/md1 /dev/nbd0)")
-  # shellcheck disable=SC2086
-  /usr/bin/python3 "$top/tests/e2e/sectors.py" corrupt "$work/d0.img" $damaged
-}
+damage_first_mirror() { damage d0 40 0 "$(data_start /dev/md1 /dev/nbd0)"; }
 
 for i in 0 1; do
   serve "d$i"
@@ -92,14 +81,10 @@ mdadm /dev/md1 --add /dev/nbd0 >/dev/null 2>&1 || fail "cannot add nbd0 back"
 wait_md /dev/md1
 damage_first_mirror
 read_all /dev/md1
-echo repair >/sys/block/md1/md/sync_action # what no read reached
-wait_md /dev/md1
-[ "$(cat /sys/block/md1/md/degraded)" = 0 ] ||
-  fail "MD failed a member with max_read_errors 1000"
+scrub /dev/md1 repair # what no read reached
+check_whole /dev/md1
 # shellcheck disable=SC2086
 check_detected d0 $damaged
-echo check >/sys/block/md1/md/sync_action
-wait_md /dev/md1
-[ "$(cat /sys/block/md1/md/mismatch_cnt)" = 0 ] || fail "RAID10 mirrors differ"
+check_consistent /dev/md1 "after the repair"
 teardown /dev/md1 d0 d1
 say "max_read_errors raised and the member re-added: 40 more damaged blocks corrected, member kept; both verify clean"

@@ -33,10 +33,7 @@ wait_md /dev/md0
 state=$(mdadm --detail /dev/md0 | sed -n 's/^ *State : //p')
 [[ $state == clean* && $state != *degraded* ]] ||
   fail "after the rebuild the array is '$state'"
-echo check >/sys/block/md0/md/sync_action
-wait_md /dev/md0
-[ "$(cat /sys/block/md0/md/mismatch_cnt)" = 0 ] ||
-  fail "parity mismatches after the rebuild"
+check_consistent /dev/md0 "after the rebuild"
 say "rebuilt onto a fresh export ($state), parity checked"
 
 umount "$work/mnt" && mount /dev/md0 "$work/mnt"

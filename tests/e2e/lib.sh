@@ -152,6 +152,37 @@ teardown() {
   done
 }
 
+# scrub MD ACTION: MD's check or repair of every block, to its end.
+scrub() {
+  echo "$2" >"/sys/block/${1#/dev/}/md/sync_action"
+  wait_md "$1"
+}
+
+# check_consistent MD WHEN: a check finds every copy and parity of MD
+# agreeing; fails naming WHEN otherwise.
+check_consistent() {
+  local mismatched
+  scrub "$1" check
+  mismatched=$(cat "/sys/block/${1#/dev/}/md/mismatch_cnt")
+  [ "$mismatched" = 0 ] || fail "$1: $mismatched sectors mismatch $2"
+}
+
+# check_whole MD: MD has failed no member.
+check_whole() {
+  [ "$(cat "/sys/block/${1#/dev/}/md/degraded")" = 0 ] ||
+    fail "MD failed a member of $1: $(grep -A1 "${1#/dev/}" /proc/mdstat)"
+}
+
+# damage NAME N RUN FIRST: overwrite part of N scattered written sectors
+# and of a run of RUN, none before FIRST, in NAME's disk; the sectors
+# are left in $damaged.
+damage() {
+  damaged=$(/usr/bin/python3 "$top/tests/e2e/sectors.py" pick "$work/$1.img" \
+    "$2" "$3" "$4")
+  # shellcheck disable=SC2086
+  /usr/bin/python3 "$top/tests/e2e/sectors.py" corrupt "$work/$1.img" $damaged
+}
+
 # data_start MD DEVICE: the first 4096-byte sector of DEVICE that holds
 # MD's data; MD reads nothing before it, so damage there is never found.
 data_start() {
