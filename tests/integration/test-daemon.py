@@ -53,14 +53,28 @@ def status_kib(pid, field):
     raise helpers.Failure("no %s in /proc/%d/status" % (field, pid))
 
 
+def wait_for_pidfile(path, timeout=30):
+    """The daemon's pid: nbdkit's parent exits right after the fork, and
+    the child writes the file a moment later."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path) and os.path.getsize(path):
+            with open(path) as f:
+                text = f.read()
+            if text.endswith("\n"):
+                return int(text)
+        time.sleep(0.02)
+    raise helpers.Failure("daemonized nbdkit wrote no pid file in %d s"
+                          % timeout)
+
+
 def main(t):
     disk = t.format(size="64M")  # a 1 MiB journal: 256 blocks
     sock, pidfile = t.path("d.sock"), t.path("d.pid")
     subprocess.run(["nbdkit", "-U", sock, "-P", pidfile, t.plugin,
                     "file=" + disk, "lock-memory=true"], check=True,
                    timeout=30)
-    with open(pidfile) as f:
-        pid = int(f.read())
+    pid = wait_for_pidfile(pidfile)
     try:
         h = helpers.nbd.NBD()
         h.connect_unix(sock)
