@@ -16,6 +16,7 @@
 #include "ratelimit.h"
 #include "report.h"
 #include "tagstore.h"
+#include "writeback.h"
 
 /* Tags of one chunk of a request live on the stack: this bounds a chunk
  * to 4096 sectors of CRC32C or 512 of the 32-byte tags. */
@@ -28,7 +29,8 @@ struct disk {
   struct backing *b;
   struct hasher *h;
   struct tagstore *ts;
-  struct journal *j; /* NULL when read-only or in mode "none" */
+  struct journal *j;    /* NULL when read-only or in mode "none" */
+  struct writeback *wb; /* NULL if j is, or write-through */
   struct rangelock rl;
   struct recovery_report recovery;
   struct disk_stats stats;
@@ -157,7 +159,7 @@ serving_mode (uint32_t recorded)
  * block left in the ring (even one beyond a torn commit) has a sequence
  * number a later scan could take for a new one. */
 static int
-start_writing (struct disk *d)
+start_writing (struct disk *d, const struct disk_options *opts)
 {
   uint64_t tail = d->recovery.head + sb_journal_blocks (&d->sb);
 
@@ -171,7 +173,14 @@ start_writing (struct disk *d)
   if (d->mode == DISK_MODE_NONE)
     return 0;
   d->j = journal_open (d->b, &d->sb, tail, &checkpointer, d);
-  return d->j ? 0 : -1;
+  if (d->j == NULL)
+    return -1;
+  if (opts->write_through)
+    return 0;
+  d->wb =
+      writeback_new (d->j, opts->write_buffer_bytes ? opts->write_buffer_bytes
+                                                    : WRITEBACK_DEFAULT_BYTES);
+  return d->wb ? 0 : -1;
 }
 
 static int
@@ -191,9 +200,21 @@ read_superblock (struct disk *d)
   return 0;
 }
 
+/* Before waiting for a range: it may be held by a deferred write, which
+ * only a commit applies (rangelock.h). */
+static void
+commit_deferred (void *opaque)
+{
+  struct disk *d = opaque;
+
+  if (d->wb)
+    journal_commit_submitted (d->j);
+}
+
 static void
 disk_free (struct disk *d)
 {
+  writeback_free (d->wb);
   journal_close (d->j);
   tagstore_free (d->ts);
   hasher_free (d->h);
@@ -222,7 +243,7 @@ disk_open_backing (struct backing *b, const struct disk_options *opts)
   ratelimit_init (&d->mismatch_log, b->name, "mismatches");
   ratelimit_init (&d->io_error_log, b->name, "backing disk errors");
   d->writable = !b->readonly && opts->mode != DISK_MODE_RECOVERY;
-  rangelock_init (&d->rl);
+  rangelock_init (&d->rl, commit_deferred, d);
   if (read_superblock (d) == -1 ||
       (d->h = open_hasher (b->name, opts, &d->sb)) == NULL)
     goto err;
@@ -236,7 +257,7 @@ disk_open_backing (struct backing *b, const struct disk_options *opts)
       recovery_run (d->b, &d->sb, d->h, d->ts, &d->recovery, opts->recovered,
                     opts->opaque) == -1)
     goto err;
-  if (d->writable && start_writing (d) == -1)
+  if (d->writable && start_writing (d, opts) == -1)
     goto err;
   return d;
 
@@ -260,6 +281,11 @@ disk_close (struct disk *d)
   int r = 0;
 
   if (d->writable) {
+    if (d->wb && writeback_flush (d->wb) == -1)
+      ni_log (NI_LOG_ERROR,
+              "%s: a write acknowledged since the last flush did not reach "
+              "the disk: %m",
+              d->b->name);
     r = disk_checkpoint (d);
     /* Stop the background checkpointer first: no superblock write of its
      * may follow the one that marks the disk clean. */
@@ -279,6 +305,8 @@ disk_close (struct disk *d)
 int
 disk_checkpoint (struct disk *d)
 {
+  if (d->wb)
+    journal_commit_submitted (d->j);
   if (d->j)
     return journal_checkpoint (d->j);
   return d->writable ? flush_tags (d) : 0;
@@ -625,15 +653,15 @@ disk_read (struct disk *d, void *buf, uint32_t count, uint64_t offset)
   return r;
 }
 
-/* Journals, then writes in place and tags, sectors [SECTOR, SECTOR+N)
- * whose range the caller holds.  TAGS NULL means: discard them (trim or
- * zero, with MUST_ZERO when they must read as zeroes after a crash). */
-static int
-apply_locked (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
-              const uint8_t *tags, bool must_zero, bool fua)
+/* The journal record of a change to sectors [SECTOR, SECTOR+N): new data
+ * BUF with TAGS, or a discard if TAGS is NULL. */
+static struct journal_record
+change_record (const struct disk *d, const uint8_t *buf, uint64_t sector,
+               uint64_t n, const uint8_t *tags)
 {
   bool full = d->mode == DISK_MODE_FULL;
-  struct journal_record rec = {
+
+  return (struct journal_record){
       .sector = sector,
       .count = n,
       .kind = !tags  ? JREC_UNWRITTEN
@@ -642,15 +670,26 @@ apply_locked (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
       .tags = tags,
       .data = buf,
   };
+}
+
+static void
+log_commit_error (struct disk *d, uint64_t sector, uint64_t n, int err)
+{
+  atomic_fetch_add (&d->stats.io_errors, 1);
+  ratelimit_log (&d->io_error_log, NI_LOG_ERROR,
+                 "%s: journal commit for sectors %" PRIu64 "-%" PRIu64 ": %s",
+                 d->b->name, sector, sector + n - 1, strerror (err));
+}
+
+/* Writes a journaled change in place: the data (or the discard), then
+ * the tags. */
+static int
+write_in_place (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
+                const uint8_t *tags, bool must_zero, bool fua)
+{
+  bool full = d->mode == DISK_MODE_FULL;
   int r;
 
-  if (d->j && journal_commit (d->j, &rec) == -1) {
-    atomic_fetch_add (&d->stats.io_errors, 1);
-    ratelimit_log (&d->io_error_log, NI_LOG_ERROR,
-                   "%s: journal commit for sectors %" PRIu64 "-%" PRIu64 ": %m",
-                   d->b->name, sector, sector + n - 1);
-    return -1;
-  }
   /* In full mode the journal already holds the data durably. */
   if (tags)
     r = data_io (d, (void *)buf, sector, n, true,
@@ -661,8 +700,6 @@ apply_locked (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
    * unknown, and a read of it fails rather than returns garbage. */
   if (r == 0)
     r = tagstore_set (d->ts, sector, n, tags);
-  if (d->j)
-    journal_applied (d->j);
   return r;
 }
 
@@ -675,6 +712,96 @@ hash_sectors (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
                 d->sb.sector_size, tags + i * d->sb.tag_size);
 }
 
+/* Journals, then writes in place and tags, sectors [SECTOR, SECTOR+N)
+ * whose range the caller holds.  TAGS NULL means: discard them (trim or
+ * zero, with MUST_ZERO when they must read as zeroes after a crash). */
+static int
+apply_locked (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
+              const uint8_t *tags, bool must_zero, bool fua)
+{
+  struct journal_record rec = change_record (d, buf, sector, n, tags);
+  int r;
+
+  if (d->j && journal_commit (d->j, &rec) == -1) {
+    log_commit_error (d, sector, n, errno);
+    return -1;
+  }
+  r = write_in_place (d, buf, sector, n, tags, must_zero, fua);
+  if (d->j)
+    journal_applied (d->j);
+  return r;
+}
+
+/* A deferred write (writeback.h): its record, its range held until the
+ * commit that takes it applies it, and copies of its tags and data. */
+struct deferred {
+  struct journal_entry entry; /* first: apply is given it */
+  struct disk *d;
+  struct range_hold hold;
+  size_t bytes;
+  uint8_t *tags;
+  uint8_t data[];
+};
+
+/* Applies a deferred write once its commit is over (journal_entry). */
+static void
+apply_deferred (struct journal_entry *e, int err)
+{
+  struct deferred *w = (struct deferred *)e;
+  struct disk *d = w->d;
+  uint64_t sector = e->rec.sector, n = e->rec.count;
+
+  if (err == 0) {
+    if (write_in_place (d, w->data, sector, n, w->tags, false, false) == -1)
+      err = errno ? errno : EIO;
+    journal_applied (d->j);
+  } else
+    log_commit_error (d, sector, n, err);
+  if (err)
+    writeback_failed (d->wb, err);
+  rangelock_release (&d->rl, &w->hold);
+  writeback_release (d->wb, w, w->bytes);
+}
+
+/* Defers the write of whole sectors [SECTOR, SECTOR+N), at most
+ * defer_sectors of them: copies, hashes, holds and queues them. */
+static int
+defer_write (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n)
+{
+  size_t data = n * d->sb.sector_size, tags = n * d->sb.tag_size;
+  size_t bytes = sizeof (struct deferred) + data + tags;
+  struct deferred *w = writeback_alloc (d->wb, bytes);
+
+  if (w == NULL)
+    return -1;
+  w->d = d;
+  w->bytes = bytes;
+  w->tags = w->data + data;
+  memcpy (w->data, buf, data);
+  hash_sectors (d, w->data, sector, n, w->tags);
+  rangelock_acquire (&d->rl, &w->hold, sector, sector + n, true);
+  w->entry.rec = change_record (d, w->data, sector, n, w->tags);
+  w->entry.apply = apply_deferred;
+  if (journal_submit (d->j, &w->entry) == -1) {
+    rangelock_release (&d->rl, &w->hold);
+    writeback_release (d->wb, w, bytes);
+    return -1;
+  }
+  writeback_submitted (d->wb, rangelock_contended (&d->rl));
+  return 0;
+}
+
+/* Largest number of sectors one deferred write takes. */
+static uint64_t
+defer_sectors (const struct disk *d)
+{
+  uint64_t per_tag = d->sb.sector_size + d->sb.tag_size;
+  uint64_t n = writeback_max_bytes (d->wb) / per_tag;
+  uint64_t chunk = chunk_sectors (d);
+
+  return n < chunk ? n : chunk;
+}
+
 /* Checkpoints when dirty tags fill half the tag cache, so memory stays
  * bounded however large the journal.  Called holding no range. */
 static int
@@ -685,26 +812,43 @@ bound_dirty_tags (struct disk *d)
   return disk_checkpoint (d);
 }
 
-/* Writes whole sectors in chunks.  Each chunk is hashed with no lock held;
- * if HOLD_EACH, each chunk's range is held while it is applied, otherwise
- * the caller holds the whole range. */
+/* Writes whole sectors [SECTOR, SECTOR+N), at most chunk_sectors, and
+ * waits for their commit.  They are hashed with no lock held; if HOLD,
+ * their range is held while they are applied, otherwise the caller holds
+ * it. */
+static int
+write_chunk (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
+             bool fua, bool hold)
+{
+  uint8_t tags[CHUNK_TAG_BYTES];
+  struct range_hold h;
+  int r;
+
+  hash_sectors (d, buf, sector, n, tags);
+  if (hold)
+    rangelock_acquire (&d->rl, &h, sector, sector + n, true);
+  r = apply_locked (d, buf, sector, n, tags, false, fua);
+  if (hold)
+    rangelock_release (&d->rl, &h);
+  return r;
+}
+
+/* Writes whole sectors in chunks.  If HOLD_EACH, each chunk's range is
+ * held while it is applied, otherwise the caller holds the whole range;
+ * chunks that no caller holds, without FUA, are deferred when they can
+ * be. */
 static int
 write_sectors (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
                bool fua, bool hold_each)
 {
-  uint8_t tags[CHUNK_TAG_BYTES];
-  struct range_hold hold;
+  bool defer = hold_each && !fua && d->wb;
+  uint64_t max = defer ? defer_sectors (d) : chunk_sectors (d);
 
   while (n > 0) {
-    uint64_t chunk = n < chunk_sectors (d) ? n : chunk_sectors (d);
-    int r;
+    uint64_t chunk = n < max ? n : max;
+    int r = defer ? defer_write (d, buf, sector, chunk)
+                  : write_chunk (d, buf, sector, chunk, fua, hold_each);
 
-    hash_sectors (d, buf, sector, chunk, tags);
-    if (hold_each)
-      rangelock_acquire (&d->rl, &hold, sector, sector + chunk, true);
-    r = apply_locked (d, buf, sector, chunk, tags, false, fua);
-    if (hold_each)
-      rangelock_release (&d->rl, &hold);
     if (r == 0 && hold_each)
       r = bound_dirty_tags (d);
     if (r == -1)
@@ -846,6 +990,9 @@ disk_flush (struct disk *d)
   atomic_fetch_add (&d->stats.flushes, 1);
   if (!d->writable)
     return 0;
+  /* Each deferred write's error was logged when it failed. */
+  if (d->wb && writeback_flush (d->wb) == -1)
+    return -1;
   /* The journal holds the tags; with none, they must go home now. */
   r = d->j ? backing_sync (d->b) : flush_tags (d);
   if (r == -1) {

@@ -13,6 +13,9 @@
  * with concurrent writers), write the data in place once, set the tags in
  * the tag store, unlock.  Requests that are not sector-aligned read,
  * modify and write their first and last sector under the same lock.
+ * Aligned writes without FUA are deferred (writeback.h): acknowledged
+ * once copied and queued, they go through the same steps in the next
+ * commit, many to one durable journal write.
  *
  * Trim and zero: journal the sectors as unwritten, punch the data where
  * the backing can, set the tags to unwritten.
@@ -62,6 +65,10 @@ struct disk_options {
    * "full" disk is refused (its replay must write data home). */
   bool readonly;
   size_t tag_cache_bytes;
+  /* Memory for deferred writes (writeback.h); 0 for the default.  With
+   * write_through, every write waits for its own commit instead. */
+  size_t write_buffer_bytes;
+  bool write_through;
   /* 0 for the default */
   /* Called for each journaled sector during recovery; may be NULL. */
   recovery_sector_fn recovered;
@@ -109,6 +116,9 @@ int disk_write (struct disk *d, const void *buf, uint32_t count,
                 uint64_t offset, bool fua);
 int disk_trim (struct disk *d, uint32_t count, uint64_t offset, bool fua);
 int disk_flush (struct disk *d);
+
+/* Flush also commits deferred writes, and fails if one failed since the
+ * last flush (writeback.h). */
 
 /* Makes [OFFSET, OFFSET+COUNT) read as zeroes, durably once flushed: the
  * whole sectors are discarded, partial ones written. */

@@ -11,7 +11,10 @@
 #include "report.h"
 
 #define MAX_BATCH_BLOCKS 64
-#define MAX_BATCH_RECORDS 256
+/* Deferred writes queue up by the thousand: one commit takes them all. */
+#define MAX_BATCH_RECORDS 2048
+/* How long a deferred entry may wait for a commit that nobody asked for. */
+#define COMMIT_DELAY_MS 100
 
 uint32_t
 journal_record_max (unsigned tag_size)
@@ -269,14 +272,6 @@ out:
   return r;
 }
 
-/* A writer waiting in journal_commit; lives on its stack. */
-struct waiter {
-  struct journal_record rec;
-  bool done;
-  int err;
-  struct waiter *next;
-};
-
 struct journal {
   struct backing *b;
   struct superblock sb;
@@ -291,10 +286,11 @@ struct journal {
 
   pthread_mutex_t lock;   /* protects every field below */
   pthread_cond_t changed; /* a commit finished, or in_flight fell to 0 */
-  struct waiter *queue, **queue_end;
-  bool busy;           /* a leader is committing (or capturing) */
-  uint64_t head, tail; /* block sequence numbers */
-  uint64_t in_flight;  /* committed, not yet applied */
+  struct journal_entry *queue, **queue_end;
+  uint64_t submitted, completed; /* entries, counted in queue order */
+  bool busy;                     /* a leader is committing (or capturing) */
+  uint64_t head, tail;           /* block sequence numbers */
+  uint64_t in_flight;            /* committed, not yet applied */
   enum { CKPT_IDLE, CKPT_CAPTURED, CKPT_COMPLETING } ckpt;
   void *captured;             /* what the checkpoint writes home */
   uint64_t ckpt_tail;         /* the tail once it is complete */
@@ -310,6 +306,7 @@ journal_open (struct backing *b, const struct superblock *sb, uint64_t head,
               const struct journal_checkpointer *cp, void *opaque)
 {
   struct journal *j = calloc (1, sizeof *j);
+  pthread_condattr_t attr;
 
   if (j == NULL)
     return NULL;
@@ -328,7 +325,10 @@ journal_open (struct backing *b, const struct superblock *sb, uint64_t head,
   j->head = j->tail = head;
   j->stats.last_checkpoint_time = time (NULL); /* it opens empty */
   pthread_mutex_init (&j->lock, NULL);
-  pthread_cond_init (&j->changed, NULL);
+  pthread_condattr_init (&attr);
+  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC); /* wait_or_time_out */
+  pthread_cond_init (&j->changed, &attr);
+  pthread_condattr_destroy (&attr);
   return j;
 }
 
@@ -382,13 +382,13 @@ blocks_needed (const struct journal *j, size_t bytes)
 /* Moves queued waiters into the batch while they fit.  Takes at least
  * one.  Called with the lock held. */
 static size_t
-take_batch (struct journal *j, struct waiter **taken, uint64_t *blocks)
+take_batch (struct journal *j, struct journal_entry **taken, uint64_t *blocks)
 {
   size_t n = 0, bytes = 0;
   uint64_t data = 0;
 
   *taken = j->queue;
-  for (struct waiter *w = j->queue; w; w = w->next) {
+  for (struct journal_entry *w = j->queue; w; w = w->next) {
     size_t more = record_bytes (&j->sb, &w->rec);
     uint64_t more_data = data_blocks (&j->sb, &w->rec);
     if (n > 0 &&
@@ -542,12 +542,33 @@ maybe_want_checkpoint (struct journal *j)
     j->want_checkpoint = true;
 }
 
+/* Hands the entries of a batch their outcome: wakes journal_commit's
+ * callers, and applies the deferred ones here (the lock dropped), so that
+ * they are in place before the next batch is written. */
+static void
+finish_batch (struct journal *j, struct journal_entry *e, size_t n, int err)
+{
+  for (size_t i = 0; i < n; i++) {
+    struct journal_entry *next = e->next; /* apply may free e */
+    if (e->apply) {
+      pthread_mutex_unlock (&j->lock);
+      e->apply (e, err);
+      pthread_mutex_lock (&j->lock);
+    } else {
+      e->done = true;
+      e->err = err;
+    }
+    e = next;
+  }
+  j->completed += n;
+}
+
 /* Commits one batch as leader.  Called with the lock held and busy set;
  * drops the lock for I/O. */
 static void
 lead_commit (struct journal *j)
 {
-  struct waiter *taken;
+  struct journal_entry *taken;
   uint64_t blocks;
   size_t n = take_batch (j, &taken, &blocks);
   int r = 0, err = 0;
@@ -570,27 +591,16 @@ lead_commit (struct journal *j)
     j->stats.records += n;
     maybe_want_checkpoint (j);
   }
-  for (size_t i = 0; i < n; i++, taken = taken->next) {
-    taken->done = true;
-    taken->err = err;
-  }
+  finish_batch (j, taken, n, err);
 }
 
-int
-journal_commit (struct journal *j, const struct journal_record *rec)
+/* Leads commits, or waits for other leaders, until DONE says so.  Called
+ * with the lock held. */
+static void
+commit_until (struct journal *j, bool (*done) (struct journal *j, void *arg),
+              void *arg)
 {
-  struct waiter w = {.rec = *rec};
-
-  if (blocks_needed (j, record_bytes (&j->sb, rec)) +
-          data_blocks (&j->sb, rec) >
-      MAX_BATCH_BLOCKS) {
-    errno = EINVAL; /* callers split requests: see journal_sectors_max */
-    return -1;
-  }
-  pthread_mutex_lock (&j->lock);
-  *j->queue_end = &w;
-  j->queue_end = &w.next;
-  while (!w.done) {
+  while (!done (j, arg)) {
     if (j->busy) {
       pthread_cond_wait (&j->changed, &j->lock);
       continue;
@@ -600,12 +610,93 @@ journal_commit (struct journal *j, const struct journal_record *rec)
     j->busy = false;
     pthread_cond_broadcast (&j->changed);
   }
+}
+
+static bool
+entry_done (struct journal *j, void *arg)
+{
+  (void)j;
+  return ((struct journal_entry *)arg)->done;
+}
+
+static bool
+completed_to (struct journal *j, void *arg)
+{
+  return j->completed >= *(uint64_t *)arg;
+}
+
+static bool
+record_fits (const struct journal *j, const struct journal_record *rec)
+{
+  return blocks_needed (j, record_bytes (&j->sb, rec)) +
+             data_blocks (&j->sb, rec) <=
+         MAX_BATCH_BLOCKS;
+}
+
+static void
+enqueue_locked (struct journal *j, struct journal_entry *e)
+{
+  e->next = NULL;
+  e->done = false;
+  e->err = 0;
+  *j->queue_end = e;
+  j->queue_end = &e->next;
+  j->submitted++;
+}
+
+int
+journal_commit (struct journal *j, const struct journal_record *rec)
+{
+  struct journal_entry e = {.rec = *rec};
+
+  if (!record_fits (j, rec)) {
+    errno = EINVAL; /* callers split requests: see journal_sectors_max */
+    return -1;
+  }
+  pthread_mutex_lock (&j->lock);
+  enqueue_locked (j, &e);
+  commit_until (j, entry_done, &e);
   pthread_mutex_unlock (&j->lock);
-  if (w.err) {
-    errno = w.err;
+  if (e.err) {
+    errno = e.err;
     return -1;
   }
   return 0;
+}
+
+int
+journal_submit (struct journal *j, struct journal_entry *e)
+{
+  if (!record_fits (j, &e->rec)) {
+    errno = EINVAL;
+    return -1;
+  }
+  pthread_mutex_lock (&j->lock);
+  enqueue_locked (j, e);
+  pthread_mutex_unlock (&j->lock);
+  return 0;
+}
+
+void
+journal_commit_submitted (struct journal *j)
+{
+  uint64_t target;
+
+  pthread_mutex_lock (&j->lock);
+  target = j->submitted;
+  commit_until (j, completed_to, &target);
+  pthread_mutex_unlock (&j->lock);
+}
+
+bool
+journal_has_submitted (struct journal *j)
+{
+  bool r;
+
+  pthread_mutex_lock (&j->lock);
+  r = j->queue != NULL;
+  pthread_mutex_unlock (&j->lock);
+  return r;
 }
 
 void
@@ -665,8 +756,23 @@ journal_checkpoint (struct journal *j)
   return journal_checkpoint_end (j);
 }
 
-/* The background checkpointer: runs a checkpoint whenever a commit finds
- * the ring half full. */
+/* Waits until something changes or COMMIT_DELAY_MS pass; true if they
+ * passed.  Called with the lock held. */
+static bool
+wait_or_time_out (struct journal *j)
+{
+  struct timespec until;
+
+  clock_gettime (CLOCK_MONOTONIC, &until);
+  until.tv_nsec += COMMIT_DELAY_MS * 1000000L;
+  until.tv_sec += until.tv_nsec / 1000000000L;
+  until.tv_nsec %= 1000000000L;
+  return pthread_cond_timedwait (&j->changed, &j->lock, &until) == ETIMEDOUT;
+}
+
+/* The background thread: runs a checkpoint whenever a commit finds the
+ * ring half full, and commits deferred entries that nobody else has for
+ * COMMIT_DELAY_MS. */
 static void *
 checkpointer (void *arg)
 {
@@ -675,7 +781,10 @@ checkpointer (void *arg)
   pthread_mutex_lock (&j->lock);
   while (!j->stop) {
     if (!j->want_checkpoint) {
-      pthread_cond_wait (&j->changed, &j->lock);
+      if (wait_or_time_out (j) && j->queue) {
+        uint64_t target = j->submitted;
+        commit_until (j, completed_to, &target);
+      }
       continue;
     }
     j->want_checkpoint = false;

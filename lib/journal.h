@@ -27,6 +27,11 @@
  * others.  A committed record is "in flight" until its writer calls
  * journal_applied, having written the data and set the tags.
  *
+ * Deferred entries (journal_submit) are queued without waiting: they go
+ * with the next commit, whoever leads it (journal_commit_submitted, a
+ * journal_commit, or the background thread after COMMIT_DELAY_MS), and
+ * the leader applies them through their callback before it leads again.
+ *
  * Checkpoints free the ring in two steps.  Capture holds commits off only
  * until nothing is in flight, and takes the tags as they are then (every
  * record before the head applied, none after): the head becomes the new
@@ -110,8 +115,9 @@ struct journal *journal_open (struct backing *b, const struct superblock *sb,
                               const struct journal_checkpointer *cp,
                               void *opaque);
 
-/* Starts the thread that checkpoints when the ring is half full.  Call it
- * in the process that serves: a thread does not survive fork. */
+/* Starts the thread that checkpoints when the ring is half full and
+ * commits deferred entries left waiting.  Call it in the process that
+ * serves: a thread does not survive fork. */
 int journal_start_background (struct journal *j);
 
 void journal_close (struct journal *j);
@@ -122,6 +128,29 @@ int journal_commit (struct journal *j, const struct journal_record *rec);
 
 /* Marks one committed record applied (its data and tags are in place). */
 void journal_applied (struct journal *j);
+
+/* A record submitted without waiting for its commit.  The submitter owns
+ * it until the leader of the commit that takes it calls APPLY, outside
+ * the journal's lock: with ERR 0 once it is durable (APPLY must then call
+ * journal_applied), or with the errno of the failed commit.  The other
+ * fields are the journal's. */
+struct journal_entry {
+  struct journal_record rec;
+  void (*apply) (struct journal_entry *e, int err);
+  bool done;
+  int err;
+  struct journal_entry *next;
+};
+
+/* Queues E for the next commit.  -1 with EINVAL if its record is larger
+ * than one commit takes (see journal_sectors_max). */
+int journal_submit (struct journal *j, struct journal_entry *e);
+
+/* Commits and applies every entry submitted before the call. */
+void journal_commit_submitted (struct journal *j);
+
+/* True if entries are queued for a commit. */
+bool journal_has_submitted (struct journal *j);
 
 /* Checkpoints: everything committed before the call leaves the ring. */
 int journal_checkpoint (struct journal *j);

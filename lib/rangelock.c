@@ -3,11 +3,15 @@
 #include "rangelock.h"
 
 void
-rangelock_init (struct rangelock *rl)
+rangelock_init (struct rangelock *rl, void (*before_wait) (void *opaque),
+                void *opaque)
 {
   pthread_mutex_init (&rl->lock, NULL);
   pthread_cond_init (&rl->released, NULL);
   rl->held = NULL;
+  rl->before_wait = before_wait;
+  rl->opaque = opaque;
+  atomic_init (&rl->waiting, 0);
 }
 
 void
@@ -35,8 +39,20 @@ rangelock_acquire (struct rangelock *rl, struct range_hold *hold,
   hold->end = end;
   hold->exclusive = exclusive;
   pthread_mutex_lock (&rl->lock);
-  while (conflicts (rl, start, end, exclusive))
-    pthread_cond_wait (&rl->released, &rl->lock);
+  if (conflicts (rl, start, end, exclusive)) {
+    atomic_fetch_add (&rl->waiting, 1);
+    do {
+      if (rl->before_wait) {
+        pthread_mutex_unlock (&rl->lock);
+        rl->before_wait (rl->opaque);
+        pthread_mutex_lock (&rl->lock);
+        if (!conflicts (rl, start, end, exclusive))
+          break;
+      }
+      pthread_cond_wait (&rl->released, &rl->lock);
+    } while (conflicts (rl, start, end, exclusive));
+    atomic_fetch_sub (&rl->waiting, 1);
+  }
   hold->next = rl->held;
   rl->held = hold;
   pthread_mutex_unlock (&rl->lock);
@@ -53,4 +69,10 @@ rangelock_release (struct rangelock *rl, struct range_hold *hold)
     }
   pthread_cond_broadcast (&rl->released);
   pthread_mutex_unlock (&rl->lock);
+}
+
+bool
+rangelock_contended (struct rangelock *rl)
+{
+  return atomic_load (&rl->waiting) > 0;
 }

@@ -3,12 +3,20 @@
  * A request locks the sectors it touches for its whole duration, so a read
  * never sees data and tags from two different writes, and two overlapping
  * writes reach the journal and the disk in one order.  Holders live on the
- * caller's stack; nothing is allocated.
+ * caller's stack, or with a deferred write until it is applied; nothing is
+ * allocated.
+ *
+ * A deferred write holds its range until some commit applies it.  So that
+ * a request waiting for it does not wait for long, an acquire that must
+ * wait calls BEFORE_WAIT first (it commits what is queued), and counts
+ * itself in WAITING, which a deferred write reads once it is queued: one
+ * of the two always sees the other.
  */
 #ifndef NBD_INTEGRITY_RANGELOCK_H
 #define NBD_INTEGRITY_RANGELOCK_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,9 +30,14 @@ struct rangelock {
   pthread_mutex_t lock; /* protects held */
   pthread_cond_t released;
   struct range_hold *held;
+  void (*before_wait) (void *opaque);
+  void *opaque;
+  atomic_uint waiting; /* acquires that found a conflict */
 };
 
-void rangelock_init (struct rangelock *rl);
+/* BEFORE_WAIT may be NULL. */
+void rangelock_init (struct rangelock *rl, void (*before_wait) (void *opaque),
+                     void *opaque);
 void rangelock_destroy (struct rangelock *rl);
 
 /* Blocks until [START, END) can be held, then holds it in HOLD. */
@@ -32,5 +45,8 @@ void rangelock_acquire (struct rangelock *rl, struct range_hold *hold,
                         uint64_t start, uint64_t end, bool exclusive);
 
 void rangelock_release (struct rangelock *rl, struct range_hold *hold);
+
+/* True while some acquire is waiting. */
+bool rangelock_contended (struct rangelock *rl);
 
 #endif

@@ -29,6 +29,7 @@ static char *keyfile;
 static char *hash;
 static char *status_path;
 static int64_t tag_cache;
+static int64_t write_buffer = -1; /* -1: the default; 0: write through */
 static bool lock_memory;
 static enum disk_mode mode = DISK_MODE_TAGS;
 static struct disk *disk;
@@ -99,6 +100,16 @@ integrity_config (const char *key, const char *value)
     tag_cache = nbdkit_parse_size (value);
     return tag_cache == -1 ? -1 : 0;
   }
+  if (strcmp (key, "write-buffer") == 0) {
+    write_buffer = nbdkit_parse_size (value);
+    if (write_buffer > 0 && write_buffer < 64 * 1024) {
+      nbdkit_error ("write-buffer=%s is too small: give at least 64K, or 0 "
+                    "for no deferred writes",
+                    value);
+      return -1;
+    }
+    return write_buffer == -1 ? -1 : 0;
+  }
   nbdkit_error ("unknown parameter '%s'", key);
   return -1;
 }
@@ -119,6 +130,7 @@ integrity_config_complete (void)
   "hash=ALG              Refuse to start unless the disk uses ALG.\n"          \
   "mode=MODE             Crash mode: tags (default), full, none, recovery.\n"  \
   "tag-cache=SIZE        Memory for cached tags (default 64M).\n"              \
+  "write-buffer=SIZE     Memory for deferred writes (default 16M; 0: none).\n" \
   "status=PATH           Keep live counters in PATH (nbd-integrity status).\n" \
   "lock-memory=true      Keep the server in memory (for a client on this "     \
   "host)."
@@ -143,6 +155,8 @@ integrity_get_ready (void)
       .keyfile = keyfile,
       .hash = hash,
       .tag_cache_bytes = tag_cache,
+      .write_buffer_bytes = write_buffer > 0 ? write_buffer : 0,
+      .write_through = write_buffer == 0,
       .mode = mode,
   };
 

@@ -21,6 +21,7 @@ def leave_dirty(t, disk):
     # Written twice: garbage in it can no longer pass for the zeroes of a
     # sector whose only write never reached the disk.
     h.pwrite(t.data(SECTOR), TORN * SECTOR)
+    h.flush()  # deferred writes reach the journal
     server.kill()
 
 

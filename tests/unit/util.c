@@ -81,13 +81,19 @@ scratch_disk (const char *name, uint64_t size, const char *hash,
 }
 
 struct disk *
-open_disk (const char *path)
+open_disk_with (const char *path, bool write_through)
 {
-  struct disk_options opts = {.path = path};
+  struct disk_options opts = {.path = path, .write_through = write_through};
   struct disk *d = disk_open (&opts);
 
   ck_assert_msg (d != NULL, "disk_open %s: %s", path, ni_error ());
   return d;
+}
+
+struct disk *
+open_disk (const char *path)
+{
+  return open_disk_with (path, true);
 }
 
 void

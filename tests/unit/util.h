@@ -26,8 +26,11 @@ const char *scratch_path (const char *name);
 const char *scratch_disk (const char *name, uint64_t size, const char *hash,
                           uint32_t sector_size);
 
-/* Opens the disk at PATH in the default mode (recovering it). */
+/* Opens the disk at PATH in the default mode (recovering it), with
+ * WRITE_THROUGH as given: every write commits before it returns, as the
+ * journal and recovery tests need; open_disk has it. */
 struct disk;
+struct disk *open_disk_with (const char *path, bool write_through);
 struct disk *open_disk (const char *path);
 
 /* Copies FROM to TO as a reader of FROM sees it now (page cache
