@@ -738,7 +738,7 @@ struct deferred {
   struct journal_entry entry; /* first: apply is given it */
   struct disk *d;
   struct range_hold hold;
-  size_t bytes;
+  uint64_t ticket; /* of its memory: writeback_alloc */
   uint8_t *tags;
   uint8_t data[];
 };
@@ -760,7 +760,7 @@ apply_deferred (struct journal_entry *e, int err)
   if (err)
     writeback_failed (d->wb, err);
   rangelock_release (&d->rl, &w->hold);
-  writeback_release (d->wb, w, w->bytes);
+  writeback_release (d->wb, w->ticket);
 }
 
 /* Defers the write of whole sectors [SECTOR, SECTOR+N), at most
@@ -769,13 +769,14 @@ static int
 defer_write (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n)
 {
   size_t data = n * d->sb.sector_size, tags = n * d->sb.tag_size;
-  size_t bytes = sizeof (struct deferred) + data + tags;
-  struct deferred *w = writeback_alloc (d->wb, bytes);
+  size_t bytes = (sizeof (struct deferred) + data + tags + 63) & ~(size_t)63;
+  uint64_t ticket;
+  struct deferred *w = writeback_alloc (d->wb, bytes, &ticket);
 
   if (w == NULL)
     return -1;
   w->d = d;
-  w->bytes = bytes;
+  w->ticket = ticket;
   w->tags = w->data + data;
   memcpy (w->data, buf, data);
   hash_sectors (d, w->data, sector, n, w->tags);
@@ -784,7 +785,7 @@ defer_write (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n)
   w->entry.apply = apply_deferred;
   if (journal_submit (d->j, &w->entry) == -1) {
     rangelock_release (&d->rl, &w->hold);
-    writeback_release (d->wb, w, bytes);
+    writeback_release (d->wb, ticket);
     return -1;
   }
   writeback_submitted (d->wb, rangelock_contended (&d->rl));
@@ -795,8 +796,9 @@ defer_write (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n)
 static uint64_t
 defer_sectors (const struct disk *d)
 {
-  uint64_t per_tag = d->sb.sector_size + d->sb.tag_size;
-  uint64_t n = writeback_max_bytes (d->wb) / per_tag;
+  uint64_t per_sector = d->sb.sector_size + d->sb.tag_size;
+  uint64_t room = writeback_max_bytes (d->wb) - sizeof (struct deferred) - 63;
+  uint64_t n = room / per_sector;
   uint64_t chunk = chunk_sectors (d);
 
   return n < chunk ? n : chunk;

@@ -292,10 +292,10 @@ struct journal {
   uint64_t head, tail;           /* block sequence numbers */
   uint64_t in_flight;            /* committed, not yet applied */
   enum { CKPT_IDLE, CKPT_CAPTURED, CKPT_COMPLETING } ckpt;
-  void *captured;             /* what the checkpoint writes home */
-  uint64_t ckpt_tail;         /* the tail once it is complete */
-  int ckpt_result;            /* of the last checkpoint completed */
-  bool want_checkpoint, stop; /* for the background checkpointer */
+  void *captured;     /* what the checkpoint writes home */
+  uint64_t ckpt_tail; /* the tail once it is complete */
+  int ckpt_result;    /* of the last checkpoint completed */
+  bool want_checkpoint, want_commit, stop; /* for the background thread */
   struct journal_stats stats;
 };
 
@@ -688,6 +688,22 @@ journal_commit_submitted (struct journal *j)
   pthread_mutex_unlock (&j->lock);
 }
 
+void
+journal_kick (struct journal *j)
+{
+  uint64_t target;
+
+  pthread_mutex_lock (&j->lock);
+  if (j->background) {
+    j->want_commit = true;
+    pthread_cond_broadcast (&j->changed);
+  } else {
+    target = j->submitted;
+    commit_until (j, completed_to, &target);
+  }
+  pthread_mutex_unlock (&j->lock);
+}
+
 bool
 journal_has_submitted (struct journal *j)
 {
@@ -770,9 +786,9 @@ wait_or_time_out (struct journal *j)
   return pthread_cond_timedwait (&j->changed, &j->lock, &until) == ETIMEDOUT;
 }
 
-/* The background thread: runs a checkpoint whenever a commit finds the
- * ring half full, and commits deferred entries that nobody else has for
- * COMMIT_DELAY_MS. */
+/* The background thread: commits deferred entries when kicked, or when
+ * nobody else has for COMMIT_DELAY_MS, and runs a checkpoint whenever a
+ * commit finds the ring half full. */
 static void *
 checkpointer (void *arg)
 {
@@ -780,13 +796,14 @@ checkpointer (void *arg)
 
   pthread_mutex_lock (&j->lock);
   while (!j->stop) {
-    if (!j->want_checkpoint) {
-      if (wait_or_time_out (j) && j->queue) {
-        uint64_t target = j->submitted;
-        commit_until (j, completed_to, &target);
-      }
+    if (j->want_commit || (!j->want_checkpoint && wait_or_time_out (j))) {
+      uint64_t target = j->submitted;
+      j->want_commit = false;
+      commit_until (j, completed_to, &target);
       continue;
     }
+    if (!j->want_checkpoint)
+      continue;
     j->want_checkpoint = false;
     pthread_mutex_unlock (&j->lock);
     if (journal_checkpoint (j) == -1)

@@ -149,6 +149,10 @@ int journal_submit (struct journal *j, struct journal_entry *e);
 /* Commits and applies every entry submitted before the call. */
 void journal_commit_submitted (struct journal *j);
 
+/* The same, in the background thread if it runs (without waiting), here
+ * otherwise. */
+void journal_kick (struct journal *j);
+
 /* True if entries are queued for a commit. */
 bool journal_has_submitted (struct journal *j);
 

@@ -5,15 +5,33 @@
 
 #include "writeback.h"
 
+/* Deferred writes hold their ranges, and every range lock acquired scans
+ * the holds (rangelock.h): so many at most.  Half of them still make one
+ * commit of hundreds of records. */
+#define MAX_ENTRIES 256
+
+/* The copies live in one buffer, allocated once, used as a ring: no
+ * allocation, page fault or zeroing per write.  Positions only grow; a
+ * copy never wraps, so one that would starts at the next lap.  Copies are
+ * freed in any order but given back in the order they were taken: SLOTS
+ * records where each one starts, by allocation number. */
+struct slot {
+  uint64_t start;
+  bool freed;
+};
+
 struct writeback {
   struct journal *j;
   size_t budget;
+  uint8_t *buf;
 
   pthread_mutex_t lock; /* protects every field below */
   pthread_cond_t freed; /* room was given back */
-  size_t used;          /* bytes allocated */
-  unsigned waiting;     /* writers waiting for room */
-  int err;              /* of a failed deferred write; 0 if none */
+  uint64_t head;        /* where the next copy goes */
+  uint64_t first, next; /* allocation numbers: oldest live, next */
+  struct slot slots[MAX_ENTRIES];
+  unsigned waiting; /* writers waiting for room */
+  int err;          /* of a failed deferred write; 0 if none */
 };
 
 struct writeback *
@@ -23,6 +41,11 @@ writeback_new (struct journal *j, size_t budget)
 
   if (wb == NULL)
     return NULL;
+  wb->buf = malloc (budget);
+  if (wb->buf == NULL) {
+    free (wb);
+    return NULL;
+  }
   wb->j = j;
   wb->budget = budget;
   pthread_mutex_init (&wb->lock, NULL);
@@ -37,6 +60,7 @@ writeback_free (struct writeback *wb)
     return;
   pthread_cond_destroy (&wb->freed);
   pthread_mutex_destroy (&wb->lock);
+  free (wb->buf);
   free (wb);
 }
 
@@ -46,41 +70,72 @@ writeback_max_bytes (const struct writeback *wb)
   return wb->budget / 4;
 }
 
-void *
-writeback_alloc (struct writeback *wb, size_t bytes)
+/* Bytes of the ring in use. */
+static uint64_t
+used_locked (const struct writeback *wb)
 {
-  void *p;
+  return wb->first == wb->next
+             ? 0
+             : wb->head - wb->slots[wb->first % MAX_ENTRIES].start;
+}
 
-  if (bytes > wb->budget) {
-    errno = EINVAL; /* it would wait for ever */
+/* Where a copy of BYTES would start: here, or at the next lap. */
+static uint64_t
+start_for (const struct writeback *wb, size_t bytes)
+{
+  uint64_t off = wb->head % wb->budget;
+
+  return off + bytes <= wb->budget ? wb->head : wb->head - off + wb->budget;
+}
+
+static bool
+room_locked (const struct writeback *wb, size_t bytes)
+{
+  uint64_t tail = wb->first == wb->next
+                      ? wb->head
+                      : wb->slots[wb->first % MAX_ENTRIES].start;
+
+  return wb->next - wb->first < MAX_ENTRIES &&
+         start_for (wb, bytes) + bytes - tail <= wb->budget;
+}
+
+void *
+writeback_alloc (struct writeback *wb, size_t bytes, uint64_t *ticket)
+{
+  struct slot *slot;
+
+  if (bytes > writeback_max_bytes (wb)) {
+    errno = EINVAL; /* callers split: see writeback_max_bytes */
     return NULL;
   }
   pthread_mutex_lock (&wb->lock);
-  while (wb->used + bytes > wb->budget) {
-    /* Whatever fills the budget is queued, or about to be: a writer that
+  while (!room_locked (wb, bytes)) {
+    /* Whatever fills the ring is queued, or about to be: a writer that
      * queues while we wait sees us waiting (writeback_submitted). */
     wb->waiting++;
     pthread_mutex_unlock (&wb->lock);
-    journal_commit_submitted (wb->j);
+    journal_kick (wb->j);
     pthread_mutex_lock (&wb->lock);
-    if (wb->used + bytes > wb->budget)
+    if (!room_locked (wb, bytes))
       pthread_cond_wait (&wb->freed, &wb->lock);
     wb->waiting--;
   }
-  wb->used += bytes;
+  *ticket = wb->next++;
+  slot = &wb->slots[*ticket % MAX_ENTRIES];
+  slot->start = start_for (wb, bytes);
+  slot->freed = false;
+  wb->head = slot->start + bytes;
   pthread_mutex_unlock (&wb->lock);
-  p = malloc (bytes);
-  if (p == NULL)
-    writeback_release (wb, NULL, bytes);
-  return p;
+  return wb->buf + slot->start % wb->budget;
 }
 
 void
-writeback_release (struct writeback *wb, void *p, size_t bytes)
+writeback_release (struct writeback *wb, uint64_t ticket)
 {
-  free (p);
   pthread_mutex_lock (&wb->lock);
-  wb->used -= bytes;
+  wb->slots[ticket % MAX_ENTRIES].freed = true;
+  while (wb->first < wb->next && wb->slots[wb->first % MAX_ENTRIES].freed)
+    wb->first++;
   pthread_cond_broadcast (&wb->freed);
   pthread_mutex_unlock (&wb->lock);
 }
@@ -91,10 +146,11 @@ writeback_submitted (struct writeback *wb, bool contended)
   bool commit;
 
   pthread_mutex_lock (&wb->lock);
-  commit = contended || wb->waiting > 0 || wb->used >= wb->budget / 2;
+  commit = contended || wb->waiting > 0 || used_locked (wb) >= wb->budget / 2 ||
+           wb->next - wb->first >= MAX_ENTRIES / 2;
   pthread_mutex_unlock (&wb->lock);
   if (commit)
-    journal_commit_submitted (wb->j);
+    journal_kick (wb->j);
 }
 
 void
@@ -128,7 +184,7 @@ writeback_pending_bytes (struct writeback *wb)
   uint64_t used;
 
   pthread_mutex_lock (&wb->lock);
-  used = wb->used;
+  used = used_locked (wb);
   pthread_mutex_unlock (&wb->lock);
   return used;
 }

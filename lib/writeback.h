@@ -12,8 +12,9 @@
  * their wait commits it.  Data is still written to the disk once.
  *
  * The budget bounds the memory: a writer waits while the copies queued
- * would exceed it, and the queue is committed as soon as it holds half the
- * budget, or a request waits for a range or for room, or a flush comes.
+ * would exceed it (or there are too many), and the queue is committed as
+ * soon as it holds half the budget (or half the most writes), or a request
+ * waits for a range or for room, or a flush comes.
  *
  * A deferred write that fails to commit or to reach its place cannot fail
  * its request, which was acknowledged long ago: its error is kept, and the
@@ -45,11 +46,12 @@ size_t writeback_max_bytes (const struct writeback *wb);
 
 /* Memory for a deferred write of BYTES (at most writeback_max_bytes),
  * waiting for room in the budget, and committing what is queued to make
- * it.  NULL with errno if it cannot be allocated. */
-void *writeback_alloc (struct writeback *wb, size_t bytes);
+ * it.  *TICKET is what writeback_release takes back.  NULL with EINVAL if
+ * BYTES is too large. */
+void *writeback_alloc (struct writeback *wb, size_t bytes, uint64_t *ticket);
 
 /* Gives back what writeback_alloc took. */
-void writeback_release (struct writeback *wb, void *p, size_t bytes);
+void writeback_release (struct writeback *wb, uint64_t ticket);
 
 /* After journal_submit of a deferred write: commits the queue now if it
  * holds half the budget, someone waits for room, or CONTENDED (a request

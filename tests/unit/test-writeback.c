@@ -200,13 +200,17 @@ race (void *arg)
   return NULL;
 }
 
+/* With a budget of a few writes or the default, with commits led by the
+ * writers or by the background thread. */
 START_TEST (readers_and_writers_race)
 {
   struct backing *b = powerloss_new (formatted, SIZE);
-  struct disk *d = open_on (b, _i ? 6 * SS : 0);
+  struct disk *d = open_on (b, _i & 1 ? 6 * SS : 0);
   struct racer r[RACERS];
   pthread_t th[RACERS];
 
+  if (_i & 2)
+    ck_assert_int_eq (disk_start_background (d), 0);
   for (int i = 0; i < RACERS; i++) {
     r[i] = (struct racer){.d = d, .id = i};
     ck_assert_int_eq (pthread_create (&th[i], NULL, race, &r[i]), 0);
@@ -231,7 +235,7 @@ main (void)
   tcase_add_test (tc, reads_and_rewrites_see_the_latest);
   tcase_add_test (tc, failed_commit_fails_the_flush);
   tcase_add_test (tc, small_budget_commits_as_it_fills);
-  tcase_add_loop_test (tc, readers_and_writers_race, 0, 2);
+  tcase_add_loop_test (tc, readers_and_writers_race, 0, 4);
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
   return run_suite (s);
