@@ -10,7 +10,11 @@
 #include "le.h"
 #include "report.h"
 
-#define MAX_BATCH_BLOCKS 64
+/* Most data blocks after one header block, and most blocks a record
+ * takes: the limits a scan checks. */
+#define MAX_GROUP_BLOCKS 64
+/* Most blocks one commit writes, header groups one after another. */
+#define MAX_BATCH_BLOCKS 1024
 /* Deferred writes queue up by the thousand: one commit takes them all. */
 #define MAX_BATCH_RECORDS 2048
 /* How long a deferred entry may wait for a commit that nobody asked for. */
@@ -25,13 +29,13 @@ journal_record_max (unsigned tag_size)
 uint32_t
 journal_sectors_max (unsigned tag_size)
 {
-  return journal_record_max (tag_size) * (MAX_BATCH_BLOCKS / 4);
+  return journal_record_max (tag_size) * (MAX_GROUP_BLOCKS / 4);
 }
 
 uint32_t
 journal_data_sectors_max (const struct superblock *sb)
 {
-  uint32_t by_blocks = (MAX_BATCH_BLOCKS / 2) * SB_BLOCK / sb->sector_size;
+  uint32_t by_blocks = (MAX_GROUP_BLOCKS / 2) * SB_BLOCK / sb->sector_size;
   uint32_t by_tags = journal_record_max (sb->tag_size);
 
   return by_blocks < by_tags ? by_blocks : by_tags;
@@ -236,7 +240,7 @@ journal_scan (struct backing *b, const struct superblock *sb,
 {
   uint64_t seq = sb->journal_tail_seq;
   uint64_t end = seq + sb_journal_blocks (sb);
-  uint8_t block[SB_BLOCK], *data = malloc (MAX_BATCH_BLOCKS * SB_BLOCK);
+  uint8_t block[SB_BLOCK], *data = malloc (MAX_GROUP_BLOCKS * SB_BLOCK);
   struct block_records *br = malloc (sizeof *br);
   int r = -1;
 
@@ -253,7 +257,7 @@ journal_scan (struct backing *b, const struct superblock *sb,
     if (valid == -1)
       goto out;
     /* A header whose data would not fit in the ring is not a real one. */
-    if (valid == 0 || br->data_blocks >= MAX_BATCH_BLOCKS ||
+    if (valid == 0 || br->data_blocks >= MAX_GROUP_BLOCKS ||
         seq + 1 + br->data_blocks > end)
       break;
     if (read_data (b, sb, seq, br, data) == -1)
@@ -379,6 +383,27 @@ blocks_needed (const struct journal *j, size_t bytes)
   return (bytes + usable - 1) / usable + 1;
 }
 
+/* An upper bound on the blocks of a batch of records of BYTES with DATA
+ * data blocks: encode_batch starts a new header block after at least half
+ * MAX_GROUP_BLOCKS of data. */
+static uint64_t
+batch_blocks (const struct journal *j, size_t bytes, uint64_t data)
+{
+  return blocks_needed (j, bytes) + data / (MAX_GROUP_BLOCKS / 2) + data;
+}
+
+/* Most blocks one batch may take: a quarter of the ring, so that a
+ * checkpoint can always make room. */
+static uint64_t
+batch_limit (const struct journal *j)
+{
+  uint64_t quarter = j->nr_blocks / 4;
+
+  return quarter > MAX_BATCH_BLOCKS   ? MAX_BATCH_BLOCKS
+         : quarter < MAX_GROUP_BLOCKS ? MAX_GROUP_BLOCKS
+                                      : quarter;
+}
+
 /* Moves queued waiters into the batch while they fit.  Takes at least
  * one.  Called with the lock held. */
 static size_t
@@ -393,7 +418,7 @@ take_batch (struct journal *j, struct journal_entry **taken, uint64_t *blocks)
     uint64_t more_data = data_blocks (&j->sb, &w->rec);
     if (n > 0 &&
         (n == MAX_BATCH_RECORDS ||
-         blocks_needed (j, bytes + more) + data + more_data > MAX_BATCH_BLOCKS))
+         batch_blocks (j, bytes + more, data + more_data) > batch_limit (j)))
       break;
     bytes += more;
     data += more_data;
@@ -403,7 +428,7 @@ take_batch (struct journal *j, struct journal_entry **taken, uint64_t *blocks)
   }
   if (j->queue == NULL)
     j->queue_end = &j->queue;
-  *blocks = blocks_needed (j, bytes) + data;
+  *blocks = batch_blocks (j, bytes, data);
   return n;
 }
 
@@ -429,6 +454,23 @@ encode_data (struct journal *j, size_t first, size_t last, uint64_t block)
   return used;
 }
 
+/* The end of the records from FIRST whose data fits after one header
+ * block (a scan takes no more). */
+static size_t
+group_end (const struct journal *j, size_t first, size_t n)
+{
+  uint64_t data = 0;
+  size_t i;
+
+  for (i = first; i < n; i++) {
+    uint64_t more = data_blocks (&j->sb, &j->whole[i]);
+    if (i > first && data + more >= MAX_GROUP_BLOCKS)
+      break;
+    data += more;
+  }
+  return i;
+}
+
 /* Encodes the batch into buf; returns the blocks used. */
 static uint64_t
 encode_batch (struct journal *j, size_t n)
@@ -438,7 +480,8 @@ encode_batch (struct journal *j, size_t n)
 
   while (done < n) {
     size_t first = done;
-    journal_block_encode (&j->sb, j->head + blocks, j->batch, n, &done,
+    journal_block_encode (&j->sb, j->head + blocks, j->batch,
+                          group_end (j, first, n), &done,
                           j->buf + blocks * SB_BLOCK);
     blocks++;
     blocks += encode_data (j, first, done, blocks);
@@ -630,7 +673,7 @@ record_fits (const struct journal *j, const struct journal_record *rec)
 {
   return blocks_needed (j, record_bytes (&j->sb, rec)) +
              data_blocks (&j->sb, rec) <=
-         MAX_BATCH_BLOCKS;
+         MAX_GROUP_BLOCKS;
 }
 
 static void

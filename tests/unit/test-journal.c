@@ -347,6 +347,34 @@ START_TEST (disk_writes_reach_the_journal)
 }
 END_TEST
 
+/* Full mode: one commit of deferred writes carries more data than may
+ * follow one header block; the commit starts new header blocks, and a
+ * scan reads every record back. */
+START_TEST (large_batch_scans_whole)
+{
+  const char *path = scratch_disk ("batch.img", 256 * MiB, NULL, 0);
+  struct disk_options opts = {.path = path, .mode = DISK_MODE_FULL};
+  struct disk *d = disk_open (&opts);
+  uint8_t buf[8 * SS];
+  struct journal_stats js;
+  struct seen s = {0};
+  uint64_t blocks;
+
+  ck_assert_ptr_nonnull (d);
+  memset (buf, 7, sizeof buf);
+  for (int i = 0; i < 12; i++) /* 96 data blocks in all */
+    ck_assert_int_eq (disk_write (d, buf, sizeof buf, i * 100 * SS, false), 0);
+  ck_assert_int_eq (disk_flush (d), 0);
+  disk_journal_stats (d, &js);
+  ck_assert_uint_eq (js.commits, 1);
+  scan_file (path, &s, &blocks);
+  ck_assert_uint_eq (s.records, 12);
+  ck_assert_uint_ge (blocks, 96 + 2);
+  ck_assert_int_eq (disk_close (d), 0);
+  seen_free (&s);
+}
+END_TEST
+
 /* ---- group commit through the disk ---- */
 
 #define THREADS 8
@@ -474,6 +502,7 @@ main (void)
   suite_add_tcase (s, blocks);
   tcase_add_loop_test (disk, disk_writes_reach_the_journal, 0, 2);
   tcase_add_loop_test (disk, concurrent_writers, 0, 2);
+  tcase_add_test (disk, large_batch_scans_whole);
   tcase_add_test (disk, dirty_tags_are_bounded);
   tcase_set_timeout (disk, 60);
   suite_add_tcase (s, disk);
