@@ -36,7 +36,13 @@ FIELDS = {
     "server_bytes_written, server_flushes": "the plugin's own count of "
                                             "the client's requests",
     "peak_rss_kib": "VmHWM of the server, read just before stopping it",
+    "hash_share": "for sequential workloads with a cryptographic hash: "
+                  "value / (cpus x one core's tag speed with that hash, "
+                  "meta hash_mb_s_per_core): how much of what the cores "
+                  "could hash the server reached",
 }
+
+CRYPTO = ("blake2b-256", "sha256")
 
 
 def load_jsonl(path):
@@ -103,12 +109,21 @@ def ratio(a, b):
     return None if a is None or not b else a / b
 
 
+def hash_share(meta, hash_name, row):
+    """The row's throughput as a share of what the cores could hash."""
+    speed = (meta.get("hash_mb_s_per_core") or {}).get(hash_name)
+    if hash_name not in CRYPTO or not speed or row["unit"] != "MB/s":
+        return None
+    return ratio(row["value"], meta["cpus"] * speed)
+
+
 def build_results(outdir):
     with open(os.path.join(outdir, "meta.json")) as f:
         meta = json.load(f)
     configs = load_jsonl(os.path.join(outdir, "configs.jsonl"))
     jobs = load_jsonl(os.path.join(outdir, "jobs.jsonl"))
     kinds = {c["name"]: c["kind"] for c in configs}
+    hashes = {c["name"]: c.get("hash") for c in configs}
     rss = {c["name"]: c["peak_rss_kib"] for c in configs}
 
     rows = []
@@ -131,6 +146,7 @@ def build_results(outdir):
         r["value_ratio"] = ratio(r["value"], b.get("value"))
         r["p99_ratio"] = ratio(r["p99_ms"], b.get("p99_ms"))
         # Lower is better for latency: ratios above 1 are slower.
+        r["hash_share"] = hash_share(meta, hashes.get(r["config"]), r)
     meta["workloads"] = meta["workloads"].split(",")
     names = [c["name"] for c in configs]
     rows.sort(key=lambda r: (meta["workloads"].index(r["workload"]),
@@ -171,11 +187,28 @@ def table(results):
         "WA: bytes the server wrote to the backing file per byte the client "
         "wrote (plugin: backing_bytes_written; baseline: /proc/PID/io wchar)",
         "RSS: peak (VmHWM) of the server over all its jobs",
+    ] + hash_lines(results) + [
         "%s file %d MiB, region %d MiB, %d s per job, %s on %s, %d cpus"
         % (meta["fio"], meta["size_bytes"] >> 20, meta["region_bytes"] >> 20,
            meta["runtime_s"], meta["fstype"], meta["device"], meta["cpus"]),
     ]
     return "\n".join(lines) + "\n"
+
+
+def hash_lines(results):
+    """Footer lines: cryptographic hashes against the cores' speed."""
+    meta = results["meta"]
+    speeds = meta.get("hash_mb_s_per_core") or {}
+    if not speeds:
+        return []
+    lines = ["hashing: one core tags %s; the cores could hash %d times that"
+             % (", ".join("%s %.0f MB/s" % kv for kv in sorted(speeds.items())),
+                meta["cpus"])]
+    for r in results["results"]:
+        if r.get("hash_share") is not None:
+            lines.append("  %s %s: %.2f of what the cores could hash"
+                         % (r["workload"], r["config"], r["hash_share"]))
+    return lines
 
 
 def write_dat(path, results, key, configs):
