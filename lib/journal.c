@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "deadline.h"
 #include "journal.h"
 #include "le.h"
 #include "report.h"
@@ -720,42 +721,33 @@ journal_submit (struct journal *j, struct journal_entry *e)
   return 0;
 }
 
+/* Commits every entry submitted so far.  Called with the lock held. */
+static void
+commit_submitted_locked (struct journal *j)
+{
+  uint64_t target = j->submitted;
+
+  commit_until (j, completed_to, &target);
+}
+
 void
 journal_commit_submitted (struct journal *j)
 {
-  uint64_t target;
-
   pthread_mutex_lock (&j->lock);
-  target = j->submitted;
-  commit_until (j, completed_to, &target);
+  commit_submitted_locked (j);
   pthread_mutex_unlock (&j->lock);
 }
 
 void
 journal_kick (struct journal *j)
 {
-  uint64_t target;
-
   pthread_mutex_lock (&j->lock);
   if (j->background) {
     j->want_commit = true;
     pthread_cond_broadcast (&j->changed);
-  } else {
-    target = j->submitted;
-    commit_until (j, completed_to, &target);
-  }
+  } else
+    commit_submitted_locked (j);
   pthread_mutex_unlock (&j->lock);
-}
-
-bool
-journal_has_submitted (struct journal *j)
-{
-  bool r;
-
-  pthread_mutex_lock (&j->lock);
-  r = j->queue != NULL;
-  pthread_mutex_unlock (&j->lock);
-  return r;
 }
 
 void
@@ -820,12 +812,8 @@ journal_checkpoint (struct journal *j)
 static bool
 wait_or_time_out (struct journal *j)
 {
-  struct timespec until;
+  struct timespec until = deadline_in_ms (COMMIT_DELAY_MS);
 
-  clock_gettime (CLOCK_MONOTONIC, &until);
-  until.tv_nsec += COMMIT_DELAY_MS * 1000000L;
-  until.tv_sec += until.tv_nsec / 1000000000L;
-  until.tv_nsec %= 1000000000L;
   return pthread_cond_timedwait (&j->changed, &j->lock, &until) == ETIMEDOUT;
 }
 
@@ -840,9 +828,8 @@ checkpointer (void *arg)
   pthread_mutex_lock (&j->lock);
   while (!j->stop) {
     if (j->want_commit || (!j->want_checkpoint && wait_or_time_out (j))) {
-      uint64_t target = j->submitted;
       j->want_commit = false;
-      commit_until (j, completed_to, &target);
+      commit_submitted_locked (j);
       continue;
     }
     if (!j->want_checkpoint)

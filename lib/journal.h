@@ -153,9 +153,6 @@ void journal_commit_submitted (struct journal *j);
  * otherwise. */
 void journal_kick (struct journal *j);
 
-/* True if entries are queued for a commit. */
-bool journal_has_submitted (struct journal *j);
-
 /* Checkpoints: everything committed before the call leaves the ring. */
 int journal_checkpoint (struct journal *j);
 

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "disk.h"
 #include "publisher.h"
 #include "report.h"
@@ -88,12 +89,8 @@ publish_if_changed (struct publisher *p)
 static bool
 wait_interval (struct publisher *p)
 {
-  struct timespec deadline;
+  struct timespec deadline = deadline_in_ms (PUBLISH_INTERVAL_MS);
 
-  clock_gettime (CLOCK_MONOTONIC, &deadline);
-  deadline.tv_nsec += PUBLISH_INTERVAL_MS * 1000000L;
-  deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-  deadline.tv_nsec %= 1000000000L;
   while (!p->stop &&
          pthread_cond_timedwait (&p->wake, &p->lock, &deadline) != ETIMEDOUT)
     ;
