@@ -29,6 +29,8 @@ const struct status_field status_fields[] = {
            "Errors of the backing disk."),
     FIELD ("backing_bytes_written", backing_bytes_written, STATUS_COUNTER,
            "Bytes the server wrote to the backing disk: data, journal, tags."),
+    FIELD ("deferred_bytes", deferred_bytes, STATUS_GAUGE,
+           "Bytes of writes acknowledged but not yet written (write-buffer=)."),
     FIELD ("journal_commits", journal.commits, STATUS_COUNTER,
            "Durable journal writes."),
     FIELD ("journal_records", journal.records, STATUS_COUNTER,

@@ -65,13 +65,18 @@ START_TEST (durable_after_flush_only)
   struct disk *d = open_on (b, 0);
   uint8_t buf[4 * SS], *lost = NULL, *kept = NULL;
   uint64_t ios = powerloss_io_count (b);
+  struct disk_counters c;
 
   memset (buf, 'N', sizeof buf);
   ck_assert_int_eq (disk_write (d, buf, sizeof buf, 8 * SS, false), 0);
   ck_assert_uint_eq (powerloss_io_count (b), ios);
+  disk_get_counters (d, &c);
+  ck_assert_uint_gt (c.deferred_bytes, sizeof buf);
   lost = powerloss_image (b, 1);
   ck_assert_int_eq (disk_flush (d), 0);
   ck_assert_uint_gt (powerloss_io_count (b), ios);
+  disk_get_counters (d, &c);
+  ck_assert_uint_eq (c.deferred_bytes, 0);
   kept = powerloss_image (b, 2);
   disk_close (d);
 
