@@ -133,6 +133,41 @@ parse_size (const char *s, uint64_t *size)
   return true;
 }
 
+void
+argv_add (GPtrArray *argv, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  g_ptr_array_add (argv, g_strdup_vprintf (fmt, ap));
+  va_end (ap);
+}
+
+/* Whether WORD means itself to a shell, unquoted. */
+static bool
+plain_word (const char *word)
+{
+  static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
+                              "VWXYZ0123456789_-+=:,./@%";
+
+  return *word && strspn (word, plain) == strlen (word);
+}
+
+char *
+command_line (char *const *argv)
+{
+  GString *line = g_string_new (NULL);
+
+  for (char *const *arg = argv; *arg; arg++) {
+    g_autofree char *quoted = plain_word (*arg) ? NULL : g_shell_quote (*arg);
+
+    if (arg != argv)
+      g_string_append_c (line, ' ');
+    g_string_append (line, quoted ? quoted : *arg);
+  }
+  return g_string_free (line, FALSE);
+}
+
 struct backing *
 open_superblock (const char *cmd, const char *disk, struct superblock *sb)
 {

@@ -27,6 +27,9 @@ static const struct command {
     {"recover", cmd_recover, "replay the journal offline and report it"},
     {"check", cmd_check, "check superblocks and journal, reading no data"},
     {"status", cmd_status, "live counters of served disks (status=PATH)"},
+    {"serve", cmd_serve, "serve the exports of a configuration file"},
+    {"attach", cmd_attach, "attach the exports with nbd-client, build arrays"},
+    {"detach", cmd_detach, "stop the arrays, detach the exports"},
 };
 
 static void

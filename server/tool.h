@@ -35,6 +35,9 @@ int cmd_locate (int argc, char **argv);
 int cmd_recover (int argc, char **argv);
 int cmd_check (int argc, char **argv);
 int cmd_status (int argc, char **argv);
+int cmd_serve (int argc, char **argv);
+int cmd_attach (int argc, char **argv);
+int cmd_detach (int argc, char **argv);
 
 /* Option table entries that several commands share. */
 GOptionEntry verbose_option (void);
@@ -57,6 +60,15 @@ bool parse_size (const char *s, uint64_t *size);
 /* Prints "nbd-integrity: CMD: MESSAGE" on stderr. */
 void tool_error (const char *cmd, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
+
+/* Appends a printf-formatted argument to ARGV, a GPtrArray of strings
+ * that owns them. */
+void argv_add (GPtrArray *argv, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+/* ARGV (NULL-terminated) as one line a shell would run: words quoted
+ * only where they need it. */
+char *command_line (char *const *argv);
 
 /* Opens DISK read-only and reads its newest superblock, without the key
  * and whatever its state.  NULL, with the error printed, on failure. */
