@@ -743,8 +743,11 @@ journal_kick (struct journal *j)
 {
   pthread_mutex_lock (&j->lock);
   if (j->background) {
-    j->want_commit = true;
-    pthread_cond_broadcast (&j->changed);
+    /* Every writer kicks while a commit runs: wake the thread once. */
+    if (!j->want_commit) {
+      j->want_commit = true;
+      pthread_cond_broadcast (&j->changed);
+    }
   } else
     commit_submitted_locked (j);
   pthread_mutex_unlock (&j->lock);

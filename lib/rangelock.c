@@ -67,7 +67,8 @@ rangelock_release (struct rangelock *rl, struct range_hold *hold)
       *p = hold->next;
       break;
     }
-  pthread_cond_broadcast (&rl->released);
+  if (atomic_load (&rl->waiting) > 0)
+    pthread_cond_broadcast (&rl->released);
   pthread_mutex_unlock (&rl->lock);
 }
 

@@ -136,7 +136,12 @@ writeback_release (struct writeback *wb, uint64_t ticket)
   wb->slots[ticket % MAX_ENTRIES].freed = true;
   while (wb->first < wb->next && wb->slots[wb->first % MAX_ENTRIES].freed)
     wb->first++;
-  pthread_cond_broadcast (&wb->freed);
+  /* A commit gives back a hundred copies one by one: wake the writers
+   * waiting for room once, when half the ring is free (at the latest
+   * when it is empty), not at each. */
+  if (wb->waiting > 0 && used_locked (wb) <= wb->budget / 2 &&
+      wb->next - wb->first <= MAX_ENTRIES / 2)
+    pthread_cond_broadcast (&wb->freed);
   pthread_mutex_unlock (&wb->lock);
 }
 
