@@ -637,6 +637,40 @@ print_commands (const struct supervisor *s)
   return EXIT_OK;
 }
 
+/* --socket-activated EXPORT: become EXPORT's nbdkit, serving the socket
+ * systemd passes (LISTEN_FDS).  exec, not fork: LISTEN_PID names this
+ * process, and systemd supervises it. */
+static int
+exec_socket_activated (const struct config *cfg, const char *name)
+{
+  const struct export_config *e = config_export (cfg, name);
+  GPtrArray *a;
+
+  if (e == NULL) {
+    tool_error ("serve", "%s: no [export %s]", cfg->file, name);
+    return EXIT_TROUBLE;
+  }
+  if (getenv ("LISTEN_FDS") == NULL || getenv ("LISTEN_PID") == NULL) {
+    tool_error ("serve",
+                "--socket-activated %s: no socket was passed (LISTEN_FDS): "
+                "run it from a systemd socket unit; see SYSTEMD in "
+                "nbd-integrity(8)",
+                name);
+    return EXIT_TROUBLE;
+  }
+  if (!check_host (cfg))
+    return EXIT_TROUBLE;
+  a = g_ptr_array_new ();
+  argv_add (a, "%s", cfg->nbdkit);
+  add_tls (a, e);
+  argv_add (a, "%s", cfg->plugin);
+  add_plugin_params (a, cfg, e);
+  g_ptr_array_add (a, NULL);
+  execvp (cfg->nbdkit, (char **)a->pdata);
+  tool_error ("serve", "%s: %s", cfg->nbdkit, g_strerror (errno));
+  return EXIT_TROUBLE;
+}
+
 static int
 serve (struct supervisor *s)
 {
@@ -658,9 +692,12 @@ int
 cmd_serve (int argc, char **argv)
 {
   gboolean check = FALSE;
+  g_autofree char *activated = NULL;
   GOptionEntry entries[] = {
       {"check", 0, 0, G_OPTION_ARG_NONE, &check,
        "Only check CONFIG, and print the nbdkit commands it would run", NULL},
+      {"socket-activated", 0, 0, G_OPTION_ARG_STRING, &activated,
+       "Run EXPORT's nbdkit alone on the socket systemd passes", "EXPORT"},
       G_OPTION_ENTRY_NULL,
   };
   struct supervisor s = {0};
@@ -674,6 +711,11 @@ cmd_serve (int argc, char **argv)
                       entries) ||
       (cfg = config_load ("serve", argv[1], CONFIG_SERVE)) == NULL)
     return EXIT_TROUBLE;
+  if (activated && !check) {
+    status = exec_socket_activated (cfg, activated);
+    config_free (cfg);
+    return status;
+  }
   supervisor_init (&s, cfg);
   status = check ? print_commands (&s) : serve (&s);
   supervisor_clear (&s);

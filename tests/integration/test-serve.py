@@ -11,7 +11,10 @@ message naming the file and the line.  serve --check prints the nbdkit
 commands, and attach and detach --dry-run the nbd-client and mdadm
 commands (the machine running the tests has no nbd module).  The example
 contrib/exports.conf passes the checks and is shown in nbd-integrity(8)
-as it is."""
+as it is.  serve --socket-activated, started as systemd starts it (by
+systemd-socket-activate), becomes the export's nbdkit on the socket it
+is passed, and leaves its disk clean on SIGTERM; without a socket it
+refuses to run."""
 
 import errno
 import math
@@ -395,11 +398,51 @@ def check_example(t):
     print("contrib/exports.conf: a right configuration, shown in the man page")
 
 
+def check_socket_activated(t):
+    disk = t.format(name="sa.img")
+    config = t.path("sa.conf")
+    with open(config, "w") as f:
+        # systemd-socket-activate passes no environment: name the plugin.
+        f.write("[export sa]\ndisk = sa.img\nsocket = sa.sock\n"
+                "[server]\nstatus-dir = status\nplugin = %s\n" % t.plugin)
+    r = t.run_tool("serve", "--socket-activated", "sa", config)
+    check_eq(r.returncode, 2, "serve --socket-activated without a socket")
+    check("LISTEN_FDS" in r.stderr, "no socket: %r" % r.stderr)
+    log = open(t.path("sa.log"), "w")
+    proc = subprocess.Popen(["systemd-socket-activate", "-l",
+                             t.path("sa.sock"), t.tool, "serve",
+                             "--socket-activated", "sa", config],
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        wait_for("the activation socket",
+                 lambda: os.path.exists(t.path("sa.sock")))
+        try:
+            h = connect(t, "sa")
+        except helpers.nbd.Error as e:
+            with open(t.path("sa.log")) as f:
+                raise helpers.Failure("%s; log:\n%s" % (e, f.read()))
+        data = t.data(SECTOR)
+        h.pwrite(data, 7 * SECTOR)
+        h.flush()
+        check_same(h.pread(SECTOR, 7 * SECTOR), data, "socket-activated")
+        h.shutdown()
+        proc.send_signal(signal.SIGTERM)
+        check_eq(proc.wait(timeout=WAIT), 0, "socket-activated exit status")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    check_eq(t.dump(disk)["state"], "clean", "state after SIGTERM")
+    t.verify_clean(disk)
+
+
 def main(t):
     check_config_errors(t)
     check_serve(t)
     check_attach(t)
     check_example(t)
+    check_socket_activated(t)
 
 
 helpers.run(main)
