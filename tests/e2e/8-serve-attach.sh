@@ -5,12 +5,40 @@
 # the file names; XFS on it holds a tar.  SIGTERM to serve leaves every
 # disk clean.  A block of one member's disk is damaged, served and
 # attached again, and read: nbd-integrity status names the sector within
-# a second; MD's repair rewrites it, and every file reads back.
+# a second; MD's repair rewrites it, and every file reads back.  Where
+# meson install has put this very build in place (CI does), it runs the
+# installed tool and plugin, the plugin by its name.
 #   scripts/e2e 8
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 src=$(source_tar "${1:-32}")
 conf=$work/exports.conf
+
+# installed FILE: where meson install puts FILE of the build.
+installed() {
+  /usr/bin/python3 -c 'import json, sys
+print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' \
+    "$top/build/meson-info/intro-installed.json" "$1"
+}
+
+build_id() { readelf -n "$1" 2>/dev/null | awk '/Build ID/ {print $3}'; }
+
+# same_build BUILT INSTALLED: INSTALLED is BUILT, installed.
+same_build() {
+  [ -n "$2" ] && [ -e "$2" ] && [ "$(build_id "$1")" = "$(build_id "$2")" ]
+}
+
+# The installed commands, if they are this build's: "from a clean install".
+use_installed() {
+  local itool iplugin
+  itool=$(installed "$tool") iplugin=$(installed "$plugin")
+  if same_build "$tool" "$itool" && same_build "$plugin" "$iplugin"; then
+    tool=$itool plugin=integrity
+    say "running the installed $tool and nbdkit's integrity plugin"
+  else
+    say "this build is not installed: running it from $top/build"
+  fi
+}
 
 write_config() {
   local n
@@ -52,6 +80,7 @@ stop_serving() {
   done
 }
 
+use_installed
 for n in 0 1 2; do format "d$n" 300M; done
 write_config
 "$tool" serve --check "$conf" >/dev/null || fail "serve --check"
