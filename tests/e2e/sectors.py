@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Sectors of an integrity disk, for the end-to-end scenarios.
 
-  sectors.py written DISK        every sector with a tag (written), one a line
+  sectors.py written DISK        every written sector, one a line
   sectors.py pick DISK N RUN FIRST
                                  N scattered written sectors, then RUN
                                  consecutive ones (none if 0), none before
@@ -52,17 +52,25 @@ class Layout:
 
 
 def written_list(disk):
+    """Sectors with a tag at home, or whose data is not zeroes: a served
+    disk's newest tags may still be in its journal (a checkpoint writes
+    them home), but once flushed its data is in place, and a disk is
+    formatted as zeroes."""
     layout = Layout(disk)
     sb = layout.sb
-    ts, zs = sb["tag_size"], sb["zone_sectors"]
-    unwritten = bytes(ts)
+    ts, zs, ss = sb["tag_size"], sb["zone_sectors"], sb["sector_size"]
+    unwritten, zeroes = bytes(ts), bytes(ss)
     found = []
     with open(disk, "rb") as f:
         for sector in range(0, sb["data_sectors"], zs):
+            n = min(zs, sb["data_sectors"] - sector)
             f.seek(layout.tag_offset(sector))
-            run = f.read(min(zs, sb["data_sectors"] - sector) * ts)
-            found += [sector + i // ts for i in range(0, len(run), ts)
-                      if run[i:i + ts] != unwritten]
+            tags = f.read(n * ts)
+            f.seek(layout.data_offset(sector))
+            data = f.read(n * ss)
+            found += [sector + i for i in range(n)
+                      if tags[i * ts:(i + 1) * ts] != unwritten or
+                      data[i * ss:(i + 1) * ss] != zeroes]
     return found
 
 
