@@ -28,9 +28,18 @@ format() {
 serve() {
   local name=$1
   shift
+  serve_with "$name" "$plugin" file="$work/$name.img" \
+    status="$work/$name.status" "$@"
+}
+
+# serve_with NAME PLUGIN [PARAMS...]: nbdkit PLUGIN (this project's, or
+# one of nbdkit's own such as file) as the export NAME, in the background,
+# its log in $work/NAME.log.
+serve_with() {
+  local name=$1
+  shift
   rm -f "$run/$name.sock"
-  nbdkit -f -U "$run/$name.sock" -P "$run/$name.pid" "$plugin" \
-    file="$work/$name.img" status="$work/$name.status" "$@" \
+  nbdkit -f -U "$run/$name.sock" -P "$run/$name.pid" "$@" \
     2>>"$work/$name.log" &
   wait_for "server $name" test -S "$run/$name.sock"
   wait_for "server $name" test -s "$run/$name.pid"
