@@ -30,13 +30,7 @@ static uint8_t *formatted;
 static void
 setup (void)
 {
-  struct format_options fo = {.force = true};
-  struct backing *b = powerloss_new (NULL, SIZE);
-
-  ck_assert_int_eq (format_backing (b, &fo), 0);
-  formatted = malloc (SIZE);
-  memcpy (formatted, powerloss_current (b), SIZE);
-  backing_close (b);
+  formatted = formatted_image (SIZE);
 }
 
 static void

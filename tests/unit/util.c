@@ -10,6 +10,7 @@
 
 #include "disk.h"
 #include "format.h"
+#include "powerloss.h"
 #include "report.h"
 #include "util.h"
 
@@ -78,6 +79,20 @@ scratch_disk (const char *name, uint64_t size, const char *hash,
   unlink (path);
   ck_assert_msg (format_disk (&fo) == 0, "format %s: %s", path, ni_error ());
   return path;
+}
+
+uint8_t *
+formatted_image (uint64_t size)
+{
+  struct format_options fo = {.force = true};
+  struct backing *b = powerloss_new (NULL, size);
+  uint8_t *image = malloc (size);
+
+  ck_assert_ptr_nonnull (image);
+  ck_assert_int_eq (format_backing (b, &fo), 0);
+  memcpy (image, powerloss_current (b), size);
+  backing_close (b);
+  return image;
 }
 
 struct disk *

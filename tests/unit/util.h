@@ -26,6 +26,10 @@ const char *scratch_path (const char *name);
 const char *scratch_disk (const char *name, uint64_t size, const char *hash,
                           uint32_t sector_size);
 
+/* A disk of SIZE bytes just formatted with the defaults, in memory (for
+ * powerloss_new).  malloc'd. */
+uint8_t *formatted_image (uint64_t size);
+
 /* Opens the disk at PATH in the default mode (recovering it), with
  * WRITE_THROUGH as given: every write commits before it returns, as the
  * journal and recovery tests need; open_disk has it. */
