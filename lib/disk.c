@@ -713,6 +713,23 @@ hash_sectors (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
                 d->sb.sector_size, tags + i * d->sb.tag_size);
 }
 
+/* hash_sectors of a copy of BUF made into DST, a sector at a time: the
+ * hash reads each sector while the copy has left it in the cache, where a
+ * copy of the whole request followed by its hash would read it from memory
+ * again. */
+static void
+copy_and_hash (struct disk *d, uint8_t *dst, const uint8_t *buf,
+               uint64_t sector, uint64_t n, uint8_t *tags)
+{
+  size_t ss = d->sb.sector_size;
+
+  for (uint64_t i = 0; i < n; i++) {
+    memcpy (dst + i * ss, buf + i * ss, ss);
+    hasher_tag (d->h, d->sb.uuid, sector + i, dst + i * ss, ss,
+                tags + i * d->sb.tag_size);
+  }
+}
+
 /* Journals, then writes in place and tags, sectors [SECTOR, SECTOR+N)
  * whose range the caller holds.  TAGS NULL means: discard them (trim or
  * zero, with MUST_ZERO when they must read as zeroes after a crash). */
@@ -779,8 +796,7 @@ defer_write (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n)
   w->d = d;
   w->ticket = ticket;
   w->tags = w->data + data;
-  memcpy (w->data, buf, data);
-  hash_sectors (d, w->data, sector, n, w->tags);
+  copy_and_hash (d, w->data, buf, sector, n, w->tags);
   rangelock_acquire (&d->rl, &w->hold, sector, sector + n, true);
   w->entry.rec = change_record (d, w->data, sector, n, w->tags);
   w->entry.apply = apply_deferred;

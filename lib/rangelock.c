@@ -54,6 +54,9 @@ rangelock_acquire (struct rangelock *rl, struct range_hold *hold,
     atomic_fetch_sub (&rl->waiting, 1);
   }
   hold->next = rl->held;
+  hold->pprev = &rl->held;
+  if (rl->held)
+    rl->held->pprev = &hold->next;
   rl->held = hold;
   pthread_mutex_unlock (&rl->lock);
 }
@@ -62,11 +65,11 @@ void
 rangelock_release (struct rangelock *rl, struct range_hold *hold)
 {
   pthread_mutex_lock (&rl->lock);
-  for (struct range_hold **p = &rl->held; *p; p = &(*p)->next)
-    if (*p == hold) {
-      *p = hold->next;
-      break;
-    }
+  /* Deferred writes release the oldest holds, at the end of the list:
+   * unlinked in place, not found by a scan. */
+  *hold->pprev = hold->next;
+  if (hold->next)
+    hold->next->pprev = hold->pprev;
   if (atomic_load (&rl->waiting) > 0)
     pthread_cond_broadcast (&rl->released);
   pthread_mutex_unlock (&rl->lock);

@@ -23,7 +23,7 @@
 struct range_hold {
   uint64_t start, end; /* sectors [start, end) */
   bool exclusive;
-  struct range_hold *next;
+  struct range_hold *next, **pprev; /* pprev: the pointer to this hold */
 };
 
 struct rangelock {

@@ -208,6 +208,14 @@ def hash_lines(results):
         if r.get("hash_share") is not None:
             lines.append("  %s %s: %.2f of what the cores could hash"
                          % (r["workload"], r["config"], r["hash_share"]))
+    for c in results["configs"]:
+        mb_s = c.get("inprocess_read_mb_s")
+        speed = speeds.get(c.get("hash"))
+        if mb_s and speed:
+            lines.append("  in-process reads (disk-speed, %d threads, no "
+                         "server) %s: %.0f MB/s, %.2f of what the cores "
+                         "could hash" % (meta["cpus"], c["name"], mb_s,
+                                         mb_s / (meta["cpus"] * speed)))
     return lines
 
 
