@@ -57,6 +57,17 @@ open_hasher (const char *name, const struct disk_options *opts,
     errno = EINVAL;
     return NULL;
   }
+  if (!alg->keyed && opts->keyfile) {
+    /* Someone who wants a keyed disk served as an unkeyed one, whose tags
+     * anyone can compute, needs only edit its superblock. */
+    ni_error_set ("%s: a key file was given, but the disk's superblock says "
+                  "it uses %s, which takes no key.  If the disk was "
+                  "formatted with a key, its superblock has been changed: "
+                  "do not serve it.  Otherwise leave the key file out",
+                  name, alg->name);
+    errno = EINVAL;
+    return NULL;
+  }
   h = hasher_with_keyfile (alg, opts->keyfile);
   if (h == NULL) {
     ni_error_prefix (name);
@@ -73,6 +84,18 @@ open_hasher (const char *name, const struct disk_options *opts,
     return NULL;
   }
   return h;
+}
+
+/* A keyed disk is used only once its superblock is known to be the key
+ * holder's: changed without the key, it may name another journal or
+ * layout. */
+static int
+authenticate (struct disk *d)
+{
+  if (sb_authenticate (&d->sb, d->h) == 0)
+    return 0;
+  ni_error_prefix (d->b->name);
+  return -1;
 }
 
 /* Writes SNAP home durably: the data first, so no tag reaches home
@@ -245,7 +268,8 @@ disk_open_backing (struct backing *b, const struct disk_options *opts)
   d->writable = !b->readonly && opts->mode != DISK_MODE_RECOVERY;
   rangelock_init (&d->rl, commit_deferred, d);
   if (read_superblock (d) == -1 ||
-      (d->h = open_hasher (b->name, opts, &d->sb)) == NULL)
+      (d->h = open_hasher (b->name, opts, &d->sb)) == NULL ||
+      authenticate (d) == -1)
     goto err;
   if (d->mode == DISK_MODE_RECORDED)
     d->mode = serving_mode (d->sb.mode);
@@ -486,14 +510,24 @@ discard_data (struct disk *d, uint64_t sector, uint64_t n, bool must_zero,
 static bool
 sector_ok (struct disk *d, uint64_t sector, uint8_t *data, const uint8_t *tag)
 {
+  const struct hasher *h = d->h;
   uint8_t computed[HASH_MAX_TAG];
+  bool keyed = hasher_alg (h)->keyed;
 
-  if (tag_is_unwritten (tag, d->sb.tag_size)) {
-    memset (data, 0, d->sb.sector_size);
+  /* A keyed disk's unwritten tag costs a MAC to recognise: look for it
+   * only once the data's own tag has failed. */
+  if (!keyed && hasher_tag_is_unwritten (h, d->sb.uuid, sector, tag))
+    goto unwritten;
+  hasher_tag (h, d->sb.uuid, sector, data, d->sb.sector_size, computed);
+  if (hasher_tag_equal (h, computed, tag))
     return true;
-  }
-  hasher_tag (d->h, d->sb.uuid, sector, data, d->sb.sector_size, computed);
-  return hasher_tag_equal (d->h, computed, tag);
+  if (keyed && hasher_tag_is_unwritten (h, d->sb.uuid, sector, tag))
+    goto unwritten;
+  return false;
+
+unwritten:
+  memset (data, 0, d->sb.sector_size);
+  return true;
 }
 
 /* A sector failed: read its data and tag again before declaring it, as
@@ -700,7 +734,8 @@ write_in_place (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
   /* After a failed data write the old tags stay: the data on disk is now
    * unknown, and a read of it fails rather than returns garbage. */
   if (r == 0)
-    r = tagstore_set (d->ts, sector, n, tags);
+    r = tags ? tagstore_set (d->ts, sector, n, tags)
+             : tagstore_set_unwritten (d->ts, d->h, sector, n);
   return r;
 }
 

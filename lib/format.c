@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -71,25 +72,50 @@ init_superblock (struct superblock *sb, const struct format_options *opts,
   sb->state = SB_CLEAN;
   sb->format_time = time (NULL);
   sb->copy = SB_COPIES - 1; /* so the first sb_write goes to copy 0 */
+  sb->auth = alg->keyed ? h : NULL;
   return sb_layout (sb, disk_size, opts->journal_size);
 }
 
-/* Zeroes every zone's tag run: every sector then reads as unwritten. */
+/* Writes zone Z's tag run of a keyed disk: every sector's unwritten tag,
+ * which only the key makes (hash.h). */
 static int
-zero_tag_runs (struct backing *b, const struct superblock *sb,
+write_unwritten_run (struct backing *b, const struct superblock *sb,
+                     uint8_t *run, uint64_t z)
+{
+  uint64_t first = z * sb->zone_sectors;
+  uint64_t n = sb->data_sectors - first < sb->zone_sectors
+                   ? sb->data_sectors - first
+                   : sb->zone_sectors;
+
+  memset (run, 0, sb->tag_run_bytes);
+  for (uint64_t i = 0; i < n; i++)
+    hasher_unwritten_tag (sb->auth, sb->uuid, first + i,
+                          run + i * sb->tag_size);
+  return backing_pwrite (b, run, sb->tag_run_bytes, sb_zone_offset (sb, z), 0);
+}
+
+/* Makes every sector read as unwritten: zeroes each zone's tag run, or
+ * on a keyed disk writes its unwritten tags. */
+static int
+init_tag_runs (struct backing *b, const struct superblock *sb,
                const struct format_options *opts)
 {
   uint64_t zones = sb_zone_count (sb);
+  uint8_t *run = NULL;
+  int r = 0;
 
-  for (uint64_t z = 0; z < zones; z++) {
-    if (backing_zero (b, sb_zone_offset (sb, z), sb->tag_run_bytes) == -1) {
-      ni_error_set ("%s: zeroing the tags of zone %" PRIu64 ": %m", b->name, z);
-      return -1;
-    }
-    if (opts->progress)
+  if (sb->auth && (run = malloc (sb->tag_run_bytes)) == NULL)
+    return -1;
+  for (uint64_t z = 0; z < zones && r == 0; z++) {
+    r = run ? write_unwritten_run (b, sb, run, z)
+            : backing_zero (b, sb_zone_offset (sb, z), sb->tag_run_bytes);
+    if (r == -1)
+      ni_error_set ("%s: writing the tags of zone %" PRIu64 ": %m", b->name, z);
+    else if (opts->progress)
       opts->progress (opts->opaque, z + 1, zones);
   }
-  return 0;
+  free (run);
+  return r;
 }
 
 /* Invalidates the old superblocks first, so a format that is interrupted
@@ -104,7 +130,7 @@ write_format (struct backing *b, struct superblock *sb,
 
   if (backing_pwrite (b, zeroes, sizeof zeroes, 0, BACKING_DSYNC) == -1 ||
       backing_write_zeroes (b, sb->journal_offset, sb->journal_size) == -1 ||
-      zero_tag_runs (b, sb, opts) == -1 || backing_sync (b) == -1)
+      init_tag_runs (b, sb, opts) == -1 || backing_sync (b) == -1)
     goto err;
   for (int i = 0; i < SB_COPIES; i++)
     if (sb_write (b, sb) == -1)

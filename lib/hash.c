@@ -236,6 +236,9 @@ tag_blake2b (const struct hasher *h, const uint8_t *prefix, size_t plen,
   crypto_generichash_update (&state, prefix, plen);
   crypto_generichash_update (&state, data, len);
   crypto_generichash_final (&state, tag, 32);
+  /* Keyed, the state is as good as the key for making tags. */
+  if (h->key)
+    sodium_memzero (&state, sizeof state);
 }
 
 /* SHA-256, or HMAC-SHA256 when the hasher has an outer context.  The
@@ -319,13 +322,38 @@ hasher_key_check (const struct hasher *h, const uint8_t uuid[DISK_UUID_SIZE],
     return;
   memcpy (msg, label, sizeof label);
   memcpy (msg + sizeof label, uuid, DISK_UUID_SIZE);
-  /* A MAC under the disk key, with UINT64_MAX as the "sector" so it is
-   * never the tag of a real sector. */
-  hasher_tag (h, uuid, UINT64_MAX, msg, sizeof msg, out);
+  hasher_tag (h, uuid, HASH_DOMAIN_KEY_CHECK, msg, sizeof msg, out);
 }
 
 bool
 tag_is_unwritten (const uint8_t *tag, unsigned tag_size)
 {
   return all_zero (tag, tag_size);
+}
+
+void
+hasher_unwritten_tag (const struct hasher *h,
+                      const uint8_t uuid[DISK_UUID_SIZE], uint64_t sector,
+                      uint8_t *tag)
+{
+  /* Shorter than any sector, so never the MAC of a sector's data. */
+  static const char label[] = "nbd-integrity unwritten";
+
+  if (h->alg->keyed)
+    hasher_tag (h, uuid, sector, label, sizeof label, tag);
+  else
+    memset (tag, 0, h->alg->tag_size);
+}
+
+bool
+hasher_tag_is_unwritten (const struct hasher *h,
+                         const uint8_t uuid[DISK_UUID_SIZE], uint64_t sector,
+                         const uint8_t *tag)
+{
+  uint8_t unwritten[HASH_MAX_TAG];
+
+  if (!h->alg->keyed)
+    return tag_is_unwritten (tag, h->alg->tag_size);
+  hasher_unwritten_tag (h, uuid, sector, unwritten);
+  return hasher_tag_equal (h, tag, unwritten);
 }

@@ -72,8 +72,33 @@ void hasher_key_check (const struct hasher *h,
                        const uint8_t uuid[DISK_UUID_SIZE],
                        uint8_t out[HASH_KEY_CHECK_SIZE]);
 
-/* True if TAG (tag_size bytes) is the reserved "unwritten" tag. */
+/* True if TAG (tag_size bytes) is all zeroes: the unwritten tag of the
+ * unkeyed algorithms.  Code that may see a keyed disk asks
+ * hasher_tag_is_unwritten. */
 bool tag_is_unwritten (const uint8_t *tag, unsigned tag_size);
+
+/* The tag that marks SECTOR as never written (or trimmed): it reads as
+ * zeroes whatever its data.  Unkeyed algorithms use the all-zero tag,
+ * which hasher_tag never returns.  Keyed ones use a MAC of the sector's
+ * place under a label, so that only the key's holder can mark a sector
+ * unwritten: zeroing a keyed disk's tag makes its sector fail, not read
+ * as zeroes. */
+void hasher_unwritten_tag (const struct hasher *h,
+                           const uint8_t uuid[DISK_UUID_SIZE], uint64_t sector,
+                           uint8_t *tag);
+
+/* True if TAG is SECTOR's unwritten tag.  Free for unkeyed algorithms,
+ * a short MAC for keyed ones. */
+bool hasher_tag_is_unwritten (const struct hasher *h,
+                              const uint8_t uuid[DISK_UUID_SIZE],
+                              uint64_t sector, const uint8_t *tag);
+
+/* MACs that authenticate a keyed disk's metadata (the superblock, journal
+ * blocks) are tags of the metadata under a "sector" number no real sector
+ * has, one per kind of metadata. */
+#define HASH_DOMAIN_KEY_CHECK UINT64_MAX
+#define HASH_DOMAIN_SUPERBLOCK (UINT64_MAX - 1)
+#define HASH_DOMAIN_JOURNAL (UINT64_MAX - 2)
 
 /* Standard CRC32C (Castagnoli) of BUF, continuing from CRC (0 to start). */
 uint32_t crc32c (uint32_t crc, const void *buf, size_t len);

@@ -100,6 +100,34 @@ block_crc (const struct superblock *sb, const uint8_t *block)
   return crc32c (crc32c (0, sb->uuid, DISK_UUID_SIZE), block, SB_BLOCK - 4);
 }
 
+static void
+block_mac (const struct superblock *sb, const uint8_t *block,
+           uint8_t mac[JOURNAL_MAC_SIZE])
+{
+  hasher_tag (sb->auth, sb->uuid, HASH_DOMAIN_JOURNAL, block,
+              JOURNAL_MAC_OFFSET, mac);
+}
+
+/* A block with a good CRC: is it the key holder's? */
+static bool
+block_authentic (const struct superblock *sb, uint64_t seq,
+                 const uint8_t *block)
+{
+  uint8_t mac[JOURNAL_MAC_SIZE];
+
+  if (sb->auth == NULL)
+    return true;
+  block_mac (sb, block, mac);
+  if (hasher_tag_equal (sb->auth, mac, block + JOURNAL_MAC_OFFSET))
+    return true;
+  ni_log (NI_LOG_WARNING,
+          "journal block %" PRIu64 " has a good checksum but fails "
+          "authentication with the disk's key: it was written by someone "
+          "without the key.  Recovery ignores it and every block after it",
+          seq);
+  return false;
+}
+
 void
 journal_block_encode (const struct superblock *sb, uint64_t seq,
                       struct journal_record *recs, size_t n, size_t *done,
@@ -124,6 +152,8 @@ journal_block_encode (const struct superblock *sb, uint64_t seq,
   le32_put (block + 4, nrec);
   le64_put (block + 8, seq);
   le32_put (block + 16, used);
+  if (sb->auth)
+    block_mac (sb, block, block + JOURNAL_MAC_OFFSET);
   le32_put (block + SB_BLOCK - 4, block_crc (sb, block));
 }
 
@@ -148,7 +178,8 @@ journal_block_decode (const struct superblock *sb, uint64_t seq,
   const uint8_t *p = block + JOURNAL_HEADER;
 
   if (le32_get (block) != JOURNAL_MAGIC || le64_get (block + 8) != seq ||
-      le32_get (block + SB_BLOCK - 4) != block_crc (sb, block))
+      le32_get (block + SB_BLOCK - 4) != block_crc (sb, block) ||
+      !block_authentic (sb, seq, block))
     return 0;
   if (used > JOURNAL_PAYLOAD)
     goto bad;

@@ -12,7 +12,14 @@
  *
  *     0  u32 magic "NIJ1"        4  u32 number of records
  *     8  u64 sequence           16  u32 payload bytes   20  u32 reserved
- *    24  records ...          4092  u32 CRC32C(disk UUID || bytes 0..4091)
+ *    24  records ...
+ *  4060  u8[32] keyed algorithms: MAC of bytes 0..4059; zero otherwise
+ *  4092  u32 CRC32C(disk UUID || bytes 0..4091)
+ *
+ * The CRC finds a torn block, the end of the journal.  On a keyed disk a
+ * block whose CRC is good but whose MAC is not was written without the
+ * key: a forged trim or a replayed block.  The scan ends there too,
+ * logging it, so no such record is ever applied.
  *
  * Record: u64 first sector, u32 sector count, u16 kind, u16 reserved, then
  * for JREC_TAGS and JREC_DATA the count tags.  A record never spans
@@ -54,7 +61,9 @@
 #define JOURNAL_MAGIC 0x314a494eu /* "NIJ1" */
 #define JOURNAL_HEADER 24
 #define JOURNAL_RECORD_HEADER 16
-#define JOURNAL_PAYLOAD (SB_BLOCK - JOURNAL_HEADER - 4)
+#define JOURNAL_MAC_SIZE 32
+#define JOURNAL_MAC_OFFSET (SB_BLOCK - 4 - JOURNAL_MAC_SIZE)
+#define JOURNAL_PAYLOAD (JOURNAL_MAC_OFFSET - JOURNAL_HEADER)
 
 enum journal_record_kind { JREC_TAGS = 1, JREC_UNWRITTEN = 2, JREC_DATA = 3 };
 
@@ -85,7 +94,9 @@ void journal_block_encode (const struct superblock *sb, uint64_t seq,
 /* Decodes BLOCK, expected to hold sequence SEQ.  Calls FN for each record
  * (tags point into BLOCK; data is NULL: journal_scan reads it).  Returns 1 if
  * the block is valid, 0 if it is not the block expected (end of the journal),
- * -1 with ni_error() if it has a good checksum but a record is out of range. */
+ * -1 with ni_error() if it has a good checksum but a record is out of range.
+ * A keyed disk's blocks are authenticated with sb->auth; without it (a
+ * tool that has no key) they are decoded unauthenticated. */
 typedef int (*journal_record_fn) (void *opaque, uint64_t seq,
                                   const struct journal_record *rec);
 int journal_block_decode (const struct superblock *sb, uint64_t seq,

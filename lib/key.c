@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -28,6 +29,26 @@ read_key_bytes (int fd, uint8_t *buf, size_t len)
   return got;
 }
 
+/* Refuses a key that others can read, as ssh refuses such a private key:
+ * whoever reads it can forge every tag. */
+static int
+check_private (int fd, const char *path)
+{
+  struct stat st;
+
+  if (fstat (fd, &st) == -1) {
+    ni_error_set ("key file %s: %m", path);
+    return -1;
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) == 0)
+    return 0;
+  ni_error_set ("key file %s can be read or written by others (mode %04o): "
+                "whoever reads the key can forge tags; run chmod 600 %s",
+                path, (unsigned)(st.st_mode & 07777), path);
+  errno = EACCES;
+  return -1;
+}
+
 struct key *
 key_load (const char *path)
 {
@@ -44,6 +65,10 @@ key_load (const char *path)
   fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd == -1) {
     ni_error_set ("key file %s: %m", path);
+    goto out;
+  }
+  if (check_private (fd, path) == -1) {
+    close (fd);
     goto out;
   }
   len = read_key_bytes (fd, buf, KEY_MAX_SIZE + 1);

@@ -17,11 +17,12 @@
 struct entry {
   uint64_t sector;
   uint64_t order;
-  uint8_t tag[HASH_MAX_TAG]; /* all zero for unwritten */
+  uint8_t tag[HASH_MAX_TAG]; /* the sector's unwritten tag for a trim */
 };
 
 struct collected {
   const struct superblock *sb;
+  const struct hasher *h;
   struct entry *entries;
   size_t n, cap;
   uint64_t records;
@@ -74,9 +75,10 @@ collect_record (void *opaque, uint64_t seq, const struct journal_record *rec)
     struct entry *e = &c->entries[c->n];
     e->sector = rec->sector + i;
     e->order = c->n++;
-    memset (e->tag, 0, sizeof e->tag);
     if (rec->kind == JREC_TAGS)
       memcpy (e->tag, rec->tags + (size_t)i * ts, ts);
+    else
+      hasher_unwritten_tag (c->h, c->sb->uuid, e->sector, e->tag);
   }
   c->records++;
   return 0;
@@ -92,14 +94,29 @@ by_sector_then_order (const void *a, const void *b)
   return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Does candidate TAG accept the sector whose data hashes to COMPUTED? */
+/* What decide_sector knows of the sector it decides. */
+struct sector_seen {
+  const struct superblock *sb;
+  const struct hasher *h;
+  uint64_t sector;
+  uint8_t computed[HASH_MAX_TAG]; /* the tag of its data */
+  bool zero;                      /* its data is all zeroes */
+};
+
 static bool
-candidate_matches (const struct hasher *h, const uint8_t *tag,
-                   const uint8_t *computed, bool data_zero, bool at_home)
+is_unwritten (const struct sector_seen *s, const uint8_t *tag)
 {
-  if (tag_is_unwritten (tag, hasher_alg (h)->tag_size))
-    return data_zero || at_home;
-  return hasher_tag_equal (h, tag, computed);
+  return hasher_tag_is_unwritten (s->h, s->sb->uuid, s->sector, tag);
+}
+
+/* Does candidate TAG accept the sector? */
+static bool
+candidate_matches (const struct sector_seen *s, const uint8_t *tag,
+                   bool at_home)
+{
+  if (is_unwritten (s, tag))
+    return s->zero || at_home;
+  return hasher_tag_equal (s->h, tag, s->computed);
 }
 
 /* Makes a torn sector fail verification until it is rewritten.  Its home
@@ -107,18 +124,19 @@ candidate_matches (const struct hasher *h, const uint8_t *tag,
  * one bit off the data's own cannot match the data and is never the
  * unwritten tag. */
 static int
-poison_sector (struct tagstore *ts, uint64_t sector, const uint8_t *home,
-               const uint8_t *computed, unsigned tag_size)
+poison_sector (struct tagstore *ts, const struct sector_seen *s,
+               const uint8_t *home)
 {
+  unsigned tag_size = s->sb->tag_size;
   uint8_t poison[HASH_MAX_TAG];
 
-  if (!tag_is_unwritten (home, tag_size))
+  if (!is_unwritten (s, home))
     return 0; /* the data already fails against it */
-  memcpy (poison, computed, tag_size);
+  memcpy (poison, s->computed, tag_size);
   poison[tag_size - 1] ^= 1;
-  if (tag_is_unwritten (poison, tag_size))
+  if (is_unwritten (s, poison))
     poison[0] ^= 1;
-  return tagstore_set (ts, sector, 1, poison);
+  return tagstore_set (ts, s->sector, 1, poison);
 }
 
 /* Decides one sector whose journal entries are E[0..N), oldest first. */
@@ -128,34 +146,33 @@ decide_sector (struct backing *b, const struct superblock *sb,
                const struct entry *e, size_t n, uint8_t *data,
                enum recovery_decision *d)
 {
-  uint64_t sector = e[0].sector;
-  uint8_t computed[HASH_MAX_TAG], home[HASH_MAX_TAG];
-  bool zero;
+  struct sector_seen s = {.sb = sb, .h = h, .sector = e[0].sector};
+  uint8_t home[HASH_MAX_TAG];
 
-  if (backing_pread (b, data, sb->sector_size, sb_data_offset (sb, sector)) ==
+  if (backing_pread (b, data, sb->sector_size, sb_data_offset (sb, s.sector)) ==
           -1 ||
-      tagstore_get (ts, sector, 1, home) == -1) {
+      tagstore_get (ts, s.sector, 1, home) == -1) {
     ni_error_set ("%s: recovery: reading sector %" PRIu64 ": %m", b->name,
-                  sector);
+                  s.sector);
     return -1;
   }
-  hasher_tag (h, sb->uuid, sector, data, sb->sector_size, computed);
-  zero = all_zero (data, sb->sector_size);
+  hasher_tag (h, sb->uuid, s.sector, data, sb->sector_size, s.computed);
+  s.zero = all_zero (data, sb->sector_size);
   for (size_t i = n; i-- > 0;)
-    if (candidate_matches (h, e[i].tag, computed, zero, false)) {
+    if (candidate_matches (&s, e[i].tag, false)) {
       *d = RECOVERY_NEW;
-      return tagstore_set (ts, sector, 1, e[i].tag);
+      return tagstore_set (ts, s.sector, 1, e[i].tag);
     }
   /* An unwritten home tag is the old contents of the only write since
    * the checkpoint, whatever that write left; with more writes, an
    * earlier one may have been flushed, and garbage is then a torn write
    * over it, not the old contents. */
-  if (candidate_matches (h, home, computed, zero, n == 1)) {
+  if (candidate_matches (&s, home, n == 1)) {
     *d = RECOVERY_OLD;
     return 0;
   }
   *d = RECOVERY_NEITHER;
-  return poison_sector (ts, sector, home, computed, hasher_alg (h)->tag_size);
+  return poison_sector (ts, &s, home);
 }
 
 static void
@@ -263,8 +280,10 @@ replay_record (void *opaque, uint64_t seq, const struct journal_record *rec)
   rp->report->records++;
   if (apply && rec->kind == JREC_DATA && write_home (rp, rec) == -1)
     return -1;
-  if (apply && tagstore_set (rp->ts, rec->sector, rec->count,
-                             rec->kind == JREC_DATA ? rec->tags : NULL) == -1)
+  if (apply && (rec->kind == JREC_DATA
+                    ? tagstore_set (rp->ts, rec->sector, rec->count, rec->tags)
+                    : tagstore_set_unwritten (rp->ts, rp->h, rec->sector,
+                                              rec->count)) == -1)
     return -1;
   for (uint32_t i = 0; i < rec->count; i++) {
     rp->report->sectors++;
@@ -310,10 +329,18 @@ recovery_run (struct backing *b, const struct superblock *sb,
               struct recovery_report *report, recovery_sector_fn fn,
               void *opaque)
 {
-  struct collected c = {.sb = sb};
+  struct collected c = {.sb = sb, .h = h};
   int r;
 
   memset (report, 0, sizeof *report);
+  if (sb_keyed (sb) && sb->auth == NULL) {
+    /* Unauthenticated, a forged journal block would be replayed. */
+    ni_error_set ("%s: recovery of a keyed disk needs its superblock "
+                  "authenticated first",
+                  b->name);
+    errno = EPERM;
+    return -1;
+  }
   if (sb->mode == MODE_NONE && sb->state == SB_DIRTY)
     ni_log (NI_LOG_WARNING,
             "%s was served with mode=none and not closed cleanly: sectors "

@@ -8,6 +8,8 @@
 #include "report.h"
 #include "superblock.h"
 
+#define SB_MAC_OFFSET 192
+#define SB_RESERVED_OFFSET (SB_MAC_OFFSET + SB_MAC_SIZE)
 #define SB_CRC_OFFSET (SB_BLOCK - 4)
 #define MiB (1024 * 1024)
 #define JOURNAL_MIN (1 * MiB)
@@ -39,7 +41,19 @@ sb_encode (const struct superblock *sb, uint8_t block[SB_BLOCK])
   le64_put (block + 144, sb->generation);
   le64_put (block + 152, sb->format_time);
   memcpy (block + 160, sb->key_check, HASH_KEY_CHECK_SIZE);
+  memcpy (block + SB_MAC_OFFSET, sb->mac, SB_MAC_SIZE);
   le32_put (block + SB_CRC_OFFSET, crc32c (0, block, SB_CRC_OFFSET));
+}
+
+/* The MAC of SB's bytes before the MAC, with the disk's key in H. */
+static void
+sb_mac (const struct superblock *sb, const struct hasher *h,
+        uint8_t mac[SB_MAC_SIZE])
+{
+  uint8_t block[SB_BLOCK];
+
+  sb_encode (sb, block);
+  hasher_tag (h, sb->uuid, HASH_DOMAIN_SUPERBLOCK, block, SB_MAC_OFFSET, mac);
 }
 
 static void
@@ -66,6 +80,7 @@ sb_decode_fields (const uint8_t *block, struct superblock *sb)
   sb->generation = le64_get (block + 144);
   sb->format_time = le64_get (block + 152);
   memcpy (sb->key_check, block + 160, HASH_KEY_CHECK_SIZE);
+  memcpy (sb->mac, block + SB_MAC_OFFSET, SB_MAC_SIZE);
 }
 
 static uint32_t
@@ -140,7 +155,9 @@ reserved_zero (const uint8_t *block)
 {
   size_t name_len = strnlen ((const char *)block + 40, 32);
 
-  return all_zero (block + 84, 4) && all_zero (block + 192, 4092 - 192) &&
+  return all_zero (block + 84, 4) &&
+         all_zero (block + SB_RESERVED_OFFSET,
+                   SB_CRC_OFFSET - SB_RESERVED_OFFSET) &&
          name_len < 32 && all_zero (block + 40 + name_len, 32 - name_len);
 }
 
@@ -168,6 +185,12 @@ sb_decode (const uint8_t block[SB_BLOCK], struct superblock *sb)
   }
   if (!sb_fields_valid (sb, &why)) {
     ni_error_set ("superblock is inconsistent: %s", why);
+    errno = EUCLEAN;
+    return -1;
+  }
+  if (!sb_keyed (sb) && !all_zero (sb->mac, SB_MAC_SIZE)) {
+    ni_error_set ("superblock of an unkeyed disk has a MAC: it was "
+                  "changed to name another algorithm, or is damaged");
     errno = EUCLEAN;
     return -1;
   }
@@ -223,7 +246,16 @@ sb_write (struct backing *b, struct superblock *sb)
   uint8_t block[SB_BLOCK];
   int target = 1 - sb->copy;
 
+  if (sb_keyed (sb) && sb->auth == NULL) {
+    ni_error_set ("%s: the superblock of a disk with a keyed algorithm "
+                  "can only be written with its key",
+                  b->name);
+    errno = EPERM;
+    return -1;
+  }
   sb->generation++;
+  if (sb->auth)
+    sb_mac (sb, sb->auth, sb->mac);
   sb_encode (sb, block);
   if (backing_pwrite (b, block, SB_BLOCK, (uint64_t)target * SB_BLOCK,
                       BACKING_DSYNC) == -1) {
@@ -232,6 +264,35 @@ sb_write (struct backing *b, struct superblock *sb)
     return -1;
   }
   sb->copy = target;
+  return 0;
+}
+
+bool
+sb_keyed (const struct superblock *sb)
+{
+  const struct hash_alg *alg = hash_by_id (sb->hash_id);
+
+  return alg && alg->keyed;
+}
+
+int
+sb_authenticate (struct superblock *sb, const struct hasher *h)
+{
+  uint8_t mac[SB_MAC_SIZE];
+
+  if (!sb_keyed (sb))
+    return 0;
+  sb_mac (sb, h, mac);
+  if (!hasher_tag_equal (h, mac, sb->mac)) {
+    ni_error_set ("superblock copy %d fails authentication with the disk's "
+                  "key: it was changed by someone without the key.  Do not "
+                  "use the disk: treat it as failed and let MD rebuild its "
+                  "data onto a fresh one",
+                  sb->copy);
+    errno = EUCLEAN;
+    return -1;
+  }
+  sb->auth = h;
   return 0;
 }
 

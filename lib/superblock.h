@@ -21,9 +21,16 @@
  *   124  u32 tag run bytes per zone    128  u64 disk size needed
  *   136  u64 journal tail sequence     144  u64 generation
  *   152  u64 format time (Unix)        160  u8[32] key check value
- *   192  ... zero ...                 4092  u32 CRC32C of bytes 0..4091
+ *   192  u8[32] MAC of bytes 0..191 (keyed algorithms; zero otherwise)
+ *   224  ... zero ...                 4092  u32 CRC32C of bytes 0..4091
  *
- * Reserved bytes (84..87, 192..4091, and the hash name after its NUL)
+ * The CRC finds damage; on a keyed disk the MAC, under the disk's key,
+ * finds changes made without the key, such as a weaker algorithm or a
+ * journal somewhere else.  Nothing that lacks the key can therefore write
+ * a keyed disk's superblock, and the disk is only used once its
+ * superblock has been authenticated (sb_authenticate).
+ *
+ * Reserved bytes (84..87, 224..4091, and the hash name after its NUL)
  * must be zero: a reader refuses a copy where they are not, since a
  * later version may have given them a meaning.
  *
@@ -46,6 +53,7 @@
 #define SB_BLOCK 4096 /* superblock copies and journal blocks */
 #define SB_COPIES 2
 #define ZONE_DATA_BYTES (16u << 20)
+#define SB_MAC_SIZE 32
 
 enum sb_state { SB_CLEAN = 0, SB_DIRTY = 1 };
 
@@ -76,8 +84,14 @@ struct superblock {
   uint64_t generation;
   uint64_t format_time;
   uint8_t key_check[HASH_KEY_CHECK_SIZE];
+  uint8_t mac[SB_MAC_SIZE];
   /* In memory only: the copy (0 or 1) that holds this generation. */
   int copy;
+  /* In memory only: for a keyed disk, the hasher with its key, once
+   * sb_authenticate has checked the MAC (or format made the disk).  The
+   * superblock and the journal are written, and journal blocks read, with
+   * it; NULL for unkeyed disks. */
+  const struct hasher *auth;
 };
 
 /* Serialises SB into one 4 KiB block, checksum included. */
@@ -92,8 +106,18 @@ int sb_decode (const uint8_t block[SB_BLOCK], struct superblock *sb);
 int sb_read (struct backing *b, struct superblock *sb);
 
 /* Writes SB as the next generation into the older copy and makes it
- * durable. */
+ * durable.  A keyed disk's superblock needs sb->auth: -1 with EPERM
+ * without it. */
 int sb_write (struct backing *b, struct superblock *sb);
+
+/* True if SB was formatted with a keyed algorithm. */
+bool sb_keyed (const struct superblock *sb);
+
+/* Checks a keyed disk's superblock MAC with hasher H, which has been
+ * checked to hold the disk's key (the key check value), and on success
+ * keeps H in sb->auth.  -1 with EUCLEAN and ni_error() if the MAC does
+ * not match.  Does nothing for an unkeyed disk. */
+int sb_authenticate (struct superblock *sb, const struct hasher *h);
 
 /* Fills in the layout (journal, zones, data_sectors, disk_size) of a disk
  * of DISK_SIZE bytes from sector_size, tag_size and JOURNAL_SIZE (0 for

@@ -205,6 +205,29 @@ tagstore_set (struct tagstore *ts, uint64_t sector, uint64_t n,
   return tagstore_access (ts, sector, n, NULL, tags, true);
 }
 
+int
+tagstore_set_unwritten (struct tagstore *ts, const struct hasher *h,
+                        uint64_t sector, uint64_t n)
+{
+  unsigned tag_size = ts->sb.tag_size;
+  uint64_t per = SB_BLOCK / tag_size;
+  uint8_t tags[SB_BLOCK];
+
+  if (!hasher_alg (h)->keyed)
+    return tagstore_access (ts, sector, n, NULL, NULL, true);
+  while (n > 0) {
+    uint64_t k = n < per ? n : per;
+
+    for (uint64_t i = 0; i < k; i++)
+      hasher_unwritten_tag (h, ts->sb.uuid, sector + i, tags + i * tag_size);
+    if (tagstore_set (ts, sector, k, tags) == -1)
+      return -1;
+    sector += k;
+    n -= k;
+  }
+  return 0;
+}
+
 struct snapshot_block {
   uint64_t idx;
   uint8_t tags[SB_BLOCK];

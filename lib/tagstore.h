@@ -31,10 +31,13 @@ void tagstore_free (struct tagstore *ts);
 int tagstore_get (struct tagstore *ts, uint64_t sector, uint64_t n,
                   uint8_t *tags);
 
-/* Sets the tags of sectors [SECTOR, SECTOR+N) from TAGS, or to the
- * unwritten tag if TAGS is NULL. */
+/* Sets the tags of sectors [SECTOR, SECTOR+N) from TAGS. */
 int tagstore_set (struct tagstore *ts, uint64_t sector, uint64_t n,
                   const uint8_t *tags);
+
+/* Sets them to H's unwritten tags (hash.h), computed outside the lock. */
+int tagstore_set_unwritten (struct tagstore *ts, const struct hasher *h,
+                            uint64_t sector, uint64_t n);
 
 /* A copy of the dirty blocks as they are now, for a checkpoint to write
  * home while writers go on changing the live ones.  Taking it marks them

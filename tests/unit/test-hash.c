@@ -389,6 +389,45 @@ START_TEST (key_check_tells_keys_apart)
 }
 END_TEST
 
+/* The unwritten tag: all zeroes without a key; with one, a MAC that
+ * differs by sector, disk and key, is never all zeroes, and is never the
+ * tag of a sector's data. */
+START_TEST (unwritten_tag_is_keyed)
+{
+  struct hasher *h = new_hasher (names[_i], BASE);
+  unsigned ts = tag_size (h);
+  bool keyed = hasher_alg (h)->keyed;
+  uint8_t a[HASH_MAX_TAG], b[HASH_MAX_TAG], zero[HASH_MAX_TAG] = {0};
+  uint8_t uuid[DISK_UUID_SIZE], data[4096] = {0};
+
+  memcpy (uuid, BASE->uuid, sizeof uuid);
+  hasher_unwritten_tag (h, uuid, 7, a);
+  ck_assert (hasher_tag_is_unwritten (h, uuid, 7, a));
+  ck_assert (hasher_tag_is_unwritten (h, uuid, 7, zero) == !keyed);
+  ck_assert (tag_is_unwritten (a, ts) == !keyed);
+  hasher_unwritten_tag (h, uuid, 8, b);
+  ck_assert ((memcmp (a, b, ts) == 0) == !keyed);
+  ck_assert (hasher_tag_is_unwritten (h, uuid, 8, a) == !keyed);
+  uuid[3] ^= 1;
+  hasher_unwritten_tag (h, uuid, 7, b);
+  ck_assert ((memcmp (a, b, ts) == 0) == !keyed);
+  uuid[3] ^= 1;
+  hasher_tag (h, uuid, 7, data, sizeof data, b);
+  ck_assert (!hasher_tag_is_unwritten (h, uuid, 7, b));
+  if (keyed) {
+    struct message m = *BASE;
+    struct hasher *other;
+
+    m.key[0] ^= 1;
+    other = new_hasher (names[_i], &m);
+    hasher_unwritten_tag (other, uuid, 7, b);
+    ck_assert (memcmp (a, b, ts) != 0);
+    hasher_free (other);
+  }
+  hasher_free (h);
+}
+END_TEST
+
 START_TEST (key_check_is_zero_unkeyed)
 {
   struct hasher *h = new_hasher (names[_i], BASE);
@@ -506,6 +545,7 @@ main (void)
   tcase_add_loop_test (tc, key_check_tells_keys_apart, 0, 2);
   tcase_add_loop_test (tc, key_check_is_zero_unkeyed, 0, 4);
   tcase_add_test (tc, unwritten_is_all_zeroes_only);
+  tcase_add_loop_test (tc, unwritten_tag_is_keyed, 0, NR_ALGS);
   tcase_add_loop_test (tc, tag_equal_compares_every_byte, 0, NR_ALGS);
   tcase_add_loop_test (tc, safe_from_many_threads, 0, NR_ALGS);
   tcase_set_timeout (tc, 60);

@@ -435,6 +435,47 @@ START_TEST (damaged_newest_copy_falls_back)
 }
 END_TEST
 
+/* A keyed disk's superblock is written only with its key, and a change
+ * made without the key, its CRC recomputed, fails authentication. */
+START_TEST (keyed_superblock_is_authenticated)
+{
+  static const uint8_t key[32] = {1, 2, 3}, other_key[32] = {4, 5, 6};
+  const struct hash_alg *alg =
+      hash_by_name (_i ? "blake2b-256-keyed" : "hmac-sha256");
+  struct hasher *h = hasher_new (alg, key, sizeof key);
+  struct hasher *other = hasher_new (alg, other_key, sizeof other_key);
+  struct image im = new_image ();
+  struct superblock sb, back;
+  uint8_t block[SB_BLOCK];
+
+  make_sb (&sb, 4096, alg->name, 64 * MiB);
+  sb.copy = 1;
+  ck_assert_int_eq (sb_write (im.b, &sb), -1);
+  ck_assert_int_eq (errno, EPERM);
+  sb.auth = h;
+  ck_assert_int_eq (sb_write (im.b, &sb), 0);
+  ck_assert_int_eq (sb_read (im.b, &back), 0);
+  ck_assert_ptr_null (back.auth);
+  ck_assert_int_eq (sb_authenticate (&back, other), -1);
+  ck_assert_int_eq (errno, EUCLEAN);
+  ck_assert_ptr_null (back.auth);
+  ck_assert_int_eq (sb_authenticate (&back, h), 0);
+  ck_assert_ptr_eq (back.auth, h);
+
+  /* The journal tail moved, the CRC recomputed. */
+  file_read (im.path, block, SB_BLOCK, 0);
+  le64_put (block + 136, le64_get (block + 136) + 1);
+  reseal (block);
+  file_write (im.path, block, SB_BLOCK, 0);
+  ck_assert_int_eq (sb_read (im.b, &back), 0);
+  ck_assert_int_eq (sb_authenticate (&back, h), -1);
+  ck_assert_ptr_nonnull (strstr (ni_error (), "without the key"));
+  backing_close (im.b);
+  hasher_free (h);
+  hasher_free (other);
+}
+END_TEST
+
 /* ---- layout ---- */
 
 struct region {
@@ -588,6 +629,7 @@ main (void)
   tcase_add_test (tc, reserved_bytes_are_rejected);
   tcase_add_test (tc, copies_ping_pong);
   tcase_add_loop_test (tc, damaged_newest_copy_falls_back, 0, 2);
+  tcase_add_loop_test (tc, keyed_superblock_is_authenticated, 0, 2);
   tcase_add_loop_test (tc, regions_never_overlap, 0, NR_SHAPES);
   tcase_add_loop_test (tc, zones_are_contiguous_runs, 0, NR_SHAPES);
   tcase_add_loop_test (tc, smallest_disk, 0, 2);
