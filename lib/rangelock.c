@@ -1,5 +1,7 @@
 /* Range locks: see rangelock.h.  The list of held ranges is as long as
- * the number of requests in flight (tens), so a linear scan is cheapest. */
+ * the requests in flight plus the deferred writes not yet applied (up to
+ * a thousand: writeback.c), and a linear scan of it is still cheaper than
+ * the commits it waits for. */
 #include "rangelock.h"
 
 void

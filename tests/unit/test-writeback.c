@@ -162,6 +162,28 @@ START_TEST (small_budget_commits_as_it_fills)
 }
 END_TEST
 
+/* With room for thousands of writes, the number of entries bounds the
+ * queue: it commits itself before a writer would wait for an entry. */
+START_TEST (many_small_writes_commit_by_count)
+{
+  enum { WRITES = 3000 };
+  struct backing *b = powerloss_new (formatted, SIZE);
+  struct disk *d = open_on (b, 64 << 20);
+  struct journal_stats js;
+  uint8_t buf[SS];
+
+  for (uint64_t s = 0; s < WRITES; s++) {
+    memset (buf, (uint8_t)(s * 7), SS);
+    ck_assert_int_eq (disk_write (d, buf, SS, s * SS, false), 0);
+  }
+  disk_journal_stats (d, &js);
+  ck_assert_uint_ge (js.commits, 3);
+  for (uint64_t s = 0; s < WRITES; s++)
+    expect_sector (d, s, (uint8_t)(s * 7));
+  ck_assert_int_eq (disk_close (d), 0);
+}
+END_TEST
+
 #define RACERS 4
 #define ROUNDS 300
 #define SECTORS 8
@@ -234,6 +256,7 @@ main (void)
   tcase_add_test (tc, reads_and_rewrites_see_the_latest);
   tcase_add_test (tc, failed_commit_fails_the_flush);
   tcase_add_test (tc, small_budget_commits_as_it_fills);
+  tcase_add_test (tc, many_small_writes_commit_by_count);
   tcase_add_loop_test (tc, readers_and_writers_race, 0, 4);
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
