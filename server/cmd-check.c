@@ -70,6 +70,11 @@ print_text (const char *disk, const struct superblock *sb,
           use->blocks, use->capacity, use->sectors,
           use->sectors ? ", replayed when it is next opened" : "",
           problems->len);
+  if (sb_keyed (sb))
+    printf ("%s: keyed disk: check has no key, so the MACs of the "
+            "superblock and the journal were not checked; verify "
+            "--keyfile checks them\n",
+            disk);
 }
 
 static void
@@ -88,6 +93,8 @@ print_json (const char *disk, const struct superblock *sb,
   json_u64 (&j, "journal_blocks", use->blocks);
   json_u64 (&j, "journal_capacity", use->capacity);
   json_u64 (&j, "journaled_sectors", use->sectors);
+  /* A keyed disk's MACs are not checked: check takes no key. */
+  json_bool (&j, "keyed", sb_keyed (sb));
   json_end (&j);
 }
 

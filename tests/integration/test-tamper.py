@@ -12,6 +12,7 @@ an older version, is not, and the test checks that it is not, so the
 manual page stays true."""
 
 import hashlib
+import json
 import os
 import struct
 
@@ -282,6 +283,14 @@ def main(t):
         from_another_disk(Disk(t, alg, key), key)
     for attack in UNKEYED_SUCCEEDS:
         attack(Disk(t, "crc32c", None, name="crc32c-%s.img" % attack.__name__))
+
+    # check has no key: it says the MACs went unchecked.
+    d = Disk(t, "hmac-sha256", key, name="check.img")
+    r = t.tool_ok("check", d.path)
+    check_in_log(r.stdout, ["not checked", "verify --keyfile"],
+                 "check of a keyed disk")
+    check_eq(json.loads(t.tool_ok("check", "--json", d.path).stdout)["keyed"],
+             True, "check --json of a keyed disk: keyed")
 
     # The key file must be the owner's alone.
     os.chmod(key, 0o644)
