@@ -110,6 +110,7 @@ write_tags_home (struct disk *d, struct tag_snapshot *snap)
     r = 0;
   tagstore_end_snapshot (d->ts, snap, r == 0);
   if (r == -1) {
+    atomic_fetch_add (&d->stats.io_errors, 1);
     ni_error_set ("%s: writing tags home: %s", d->b->name,
                   errno ? strerror (errno) : ni_error ());
     ni_log (NI_LOG_ERROR, "%s", ni_error ());
@@ -149,6 +150,7 @@ complete_checkpoint (void *opaque, void *captured, uint64_t new_tail)
     return -1;
   d->sb.journal_tail_seq = new_tail;
   if (sb_write (d->b, &d->sb) == -1) {
+    atomic_fetch_add (&d->stats.io_errors, 1);
     ni_log (NI_LOG_ERROR, "%s", ni_error ());
     return -1;
   }
@@ -476,6 +478,16 @@ data_io (struct disk *d, void *buf, uint64_t sector, uint64_t n, bool write,
   return 0;
 }
 
+/* The tag store could not read or write a tag block (ni_error() says
+ * which): counted and logged as a backing error, as data_io does. */
+static int
+tag_io_failed (struct disk *d)
+{
+  atomic_fetch_add (&d->stats.io_errors, 1);
+  ratelimit_log (&d->io_error_log, NI_LOG_ERROR, "%s", ni_error ());
+  return -1;
+}
+
 /* Discards the data of sectors [SECTOR, SECTOR+N): punched where the
  * backing can; if MUST_ZERO (a zero request) it must read as zeroes even
  * after a crash, so recovery can accept the unwritten tag, and where the
@@ -556,9 +568,10 @@ read_verified (struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n,
   while (n > 0) {
     uint64_t chunk = n < chunk_sectors (d) ? n : chunk_sectors (d);
 
-    if (data_io (d, buf, sector, chunk, false, 0) == -1 ||
-        tagstore_get (d->ts, sector, chunk, tags) == -1)
+    if (data_io (d, buf, sector, chunk, false, 0) == -1)
       return -1;
+    if (tagstore_get (d->ts, sector, chunk, tags) == -1)
+      return tag_io_failed (d);
     for (uint64_t i = 0; i < chunk; i++) {
       uint8_t *data = buf + i * d->sb.sector_size;
       if (!sector_ok (d, sector + i, data, tags + i * d->sb.tag_size) &&
@@ -725,6 +738,10 @@ write_in_place (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
   bool full = d->mode == DISK_MODE_FULL;
   int r;
 
+  /* A tag block that cannot be read fails the change before the data
+   * is touched: after, the new data would be left with its old tags. */
+  if (tagstore_load (d->ts, sector, n) == -1)
+    return tag_io_failed (d);
   /* In full mode the journal already holds the data durably. */
   if (tags)
     r = data_io (d, (void *)buf, sector, n, true,
@@ -733,9 +750,9 @@ write_in_place (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
     r = discard_data (d, sector, n, must_zero, fua);
   /* After a failed data write the old tags stay: the data on disk is now
    * unknown, and a read of it fails rather than returns garbage. */
-  if (r == 0)
-    r = tags ? tagstore_set (d->ts, sector, n, tags)
-             : tagstore_set_unwritten (d->ts, d->h, sector, n);
+  if (r == 0 && (tags ? tagstore_set (d->ts, sector, n, tags)
+                      : tagstore_set_unwritten (d->ts, d->h, sector, n)) == -1)
+    r = tag_io_failed (d);
   return r;
 }
 

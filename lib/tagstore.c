@@ -79,6 +79,27 @@ block_home (const struct tagstore *ts, uint64_t idx)
          idx % ts->blocks_per_run * SB_BLOCK;
 }
 
+/* Records in ni_error() that DOING tag block IDX failed, naming the
+ * sectors whose tags it holds. */
+static void
+block_error (const struct tagstore *ts, uint64_t idx, const char *doing)
+{
+  const struct superblock *sb = &ts->sb;
+  uint64_t zone = idx / ts->blocks_per_run;
+  uint64_t per_block = SB_BLOCK / sb->tag_size;
+  uint64_t first =
+      zone * sb->zone_sectors + idx % ts->blocks_per_run * per_block;
+  uint64_t end = first + per_block;
+
+  if (end > (zone + 1) * sb->zone_sectors)
+    end = (zone + 1) * sb->zone_sectors;
+  if (end > sb->data_sectors)
+    end = sb->data_sectors;
+  ni_error_set ("%s: %s the tags of sectors %" PRIu64 "-%" PRIu64
+                " (tag block at byte %" PRIu64 "): %m",
+                ts->b->name, doing, first, end - 1, block_home (ts, idx));
+}
+
 /* Evicts clean, unreferenced blocks (not KEEP) until within the cap.
  * Dirty blocks stay: the cache may exceed its cap until a checkpoint. */
 static void
@@ -118,8 +139,7 @@ tagblock_get_locked (struct tagstore *ts, uint64_t idx)
            : -1;
     pthread_mutex_lock (&ts->lock);
     if (r == -1) {
-      ni_error_set ("%s: reading tag block at byte %" PRIu64 ": %m",
-                    ts->b->name, block_home (ts, idx));
+      block_error (ts, idx, "reading");
       free (tb);
       return NULL;
     }
@@ -179,7 +199,7 @@ tagstore_access (struct tagstore *ts, uint64_t sector, uint64_t n, uint8_t *out,
     }
     if (set)
       set_in_block (ts, tb, off, in, bytes);
-    else
+    else if (out)
       memcpy (out, tb->tags + off, bytes);
     if (out)
       out += bytes;
@@ -228,6 +248,12 @@ tagstore_set_unwritten (struct tagstore *ts, const struct hasher *h,
   return 0;
 }
 
+int
+tagstore_load (struct tagstore *ts, uint64_t sector, uint64_t n)
+{
+  return tagstore_access (ts, sector, n, NULL, NULL, false);
+}
+
 struct snapshot_block {
   uint64_t idx;
   uint8_t tags[SB_BLOCK];
@@ -272,8 +298,7 @@ tagstore_write_snapshot (struct tagstore *ts, const struct tag_snapshot *snap)
   for (size_t i = 0; i < snap->n; i++) {
     uint64_t home = block_home (ts, snap->blocks[i].idx);
     if (backing_pwrite (ts->b, snap->blocks[i].tags, SB_BLOCK, home, 0) == -1) {
-      ni_error_set ("%s: writing tags home at byte %" PRIu64 ": %m",
-                    ts->b->name, home);
+      block_error (ts, snap->blocks[i].idx, "writing home");
       return -1;
     }
   }

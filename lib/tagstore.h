@@ -39,6 +39,11 @@ int tagstore_set (struct tagstore *ts, uint64_t sector, uint64_t n,
 int tagstore_set_unwritten (struct tagstore *ts, const struct hasher *h,
                             uint64_t sector, uint64_t n);
 
+/* Loads the tag blocks of sectors [SECTOR, SECTOR+N), so that a writer
+ * finds a tag block that cannot be read before it changes the data, not
+ * after (when the new data would be left with the old tags). */
+int tagstore_load (struct tagstore *ts, uint64_t sector, uint64_t n);
+
 /* A copy of the dirty blocks as they are now, for a checkpoint to write
  * home while writers go on changing the live ones.  Taking it marks them
  * clean; they stay loaded until the snapshot ends. */

@@ -2,12 +2,16 @@
 """nbdkit refuses, with a message that says why, to serve a disk with the
 wrong key, no key, the wrong algorithm, both superblocks damaged, a
 truncated image or no format at all; it serves a disk with one damaged
-superblock copy.  The tool refuses to format over a disk without --force."""
+superblock copy.  A truncated image is refused by the plugin, verify,
+check and recover alike, with a message naming the disk and both sizes,
+and none of them changes a byte of it.  The tool refuses to format over a
+disk without --force."""
 
+import hashlib
 import os
 
 import helpers
-from helpers import SECTOR, check, check_in_log, check_same
+from helpers import SECTOR, check, check_eq, check_in_log, check_same
 
 
 def refused(t, disk, params, words, what):
@@ -109,10 +113,58 @@ def superblocks(t):
     refused(t, disk, [], ["superblock"], "a bit flipped in both copies")
 
 
-def sizes(t):
+def digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return os.path.getsize(path), h.hexdigest()
+
+
+def check_names(text, words, what):
+    """TEXT must contain every one of WORDS."""
+    missing = [w for w in words if w not in text]
+    check(not missing, "%s: the message does not name %s:\n%s"
+          % (what, " or ".join(missing), text))
+
+
+def truncated(t):
+    """Cut short, from one sector short of its format down to part of its
+    second superblock copy: refused everywhere, naming the disk and both
+    sizes, and left as it was."""
     disk = t.format("truncated.img")
-    os.truncate(disk, os.path.getsize(disk) // 2)
-    refused(t, disk, [], ["truncat", "size", "short"], "truncated disk")
+    write_some(t, disk)
+    needed = t.dump(disk)["disk_size"]
+    for size in (needed - SECTOR, needed // 2, 3 * SECTOR, 6000):
+        os.truncate(disk, size)
+        before = digest(disk)
+        what = "disk truncated to %d of %d bytes" % (size, needed)
+        names = [disk, str(size), str(needed)]
+        log = refused(t, disk, [], ["truncated"], what)
+        check_names(log, names, what + ": nbdkit")
+        for cmd, rc in (("verify", 2), ("recover", 2), ("check", 1)):
+            r = t.run_tool(cmd, disk)
+            check_eq(r.returncode, rc, "%s: %s exit status (%s)"
+                     % (what, cmd, r.stderr.strip()))
+            check_names(r.stdout + r.stderr, names, what + ": " + cmd)
+            check_in_log(r.stdout + r.stderr, ["truncated"], what + ": " + cmd)
+        check(digest(disk) == before, what + ": the disk was changed")
+
+    # Too short to hold a superblock: nothing says how long it should be.
+    os.truncate(disk, 100)
+    before = digest(disk)
+    log = refused(t, disk, [], ["superblock"], "disk truncated to 100 bytes")
+    check_names(log, [disk], "disk truncated to 100 bytes")
+    for cmd in ("verify", "recover", "check"):
+        r = t.run_tool(cmd, disk)
+        check_eq(r.returncode, 2, "100 bytes: %s exit (%s)"
+                 % (cmd, r.stderr.strip()))
+        check_names(r.stderr, [disk], "100 bytes: " + cmd)
+    check(digest(disk) == before, "a 100-byte disk was changed")
+
+
+def sizes(t):
+    truncated(t)
 
     blank = t.path("blank.img")
     with open(blank, "wb") as f:

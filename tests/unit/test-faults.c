@@ -21,8 +21,6 @@
 #define SECTORS 16
 #define FIRST 4 /* the operation touches sectors FIRST..FIRST+3 */
 
-/* WRITE is deferred (writeback.h): its errors come with the flush. */
-enum op { WRITE, WRITE_FUA, UNALIGNED, TRIM, ZERO, FLUSH, READ, CHECKPOINT };
 static const int errnos[] = {EIO, ENOSPC};
 
 static uint8_t *formatted;
@@ -37,35 +35,6 @@ static void
 teardown (void)
 {
   free (formatted);
-}
-
-static int
-run_op (struct disk *d, enum op op)
-{
-  static uint8_t buf[4 * SS];
-
-  memset (buf, 'B', sizeof buf);
-  switch (op) {
-  case WRITE:
-    if (disk_write (d, buf, 4 * SS, FIRST * SS, false) == -1)
-      return -1;
-    return disk_flush (d);
-  case WRITE_FUA:
-    return disk_write (d, buf, 4 * SS, FIRST * SS, true);
-  case UNALIGNED:
-    return disk_write (d, buf, 3 * SS, FIRST * SS + 100, false);
-  case TRIM:
-    return disk_trim (d, 4 * SS, FIRST * SS, false);
-  case ZERO:
-    return disk_zero (d, 4 * SS, FIRST * SS, false);
-  case FLUSH:
-    return disk_flush (d);
-  case READ:
-    return disk_read (d, buf, 4 * SS, FIRST * SS);
-  case CHECKPOINT:
-    return disk_checkpoint (d);
-  }
-  return -1;
 }
 
 /* Sectors outside the operation read as they were; inside, whatever they
@@ -99,7 +68,7 @@ open_after (const uint8_t *image)
 
 /* Returns true once the operation ran without reaching call N. */
 static bool
-one_fault (enum op op, int err, uint64_t n)
+one_fault (enum disk_op op, int err, uint64_t n)
 {
   struct backing *mem = powerloss_new (formatted, SIZE);
   struct backing *b = faulty_new (mem);
@@ -117,7 +86,7 @@ one_fault (enum op op, int err, uint64_t n)
   ck_assert_int_eq (disk_flush (d), 0);
 
   faulty_arm (b, n, err, false);
-  r = run_op (d, op);
+  r = run_disk_op (d, op, FIRST);
   hit = faulty_hit (b);
   faulty_arm (b, 0, 0, false);
   if (!hit)
@@ -144,7 +113,7 @@ one_fault (enum op op, int err, uint64_t n)
 
 START_TEST (every_call_of_every_operation)
 {
-  enum op op = _i / 2;
+  enum disk_op op = _i / 2;
   int err = errnos[_i % 2];
   uint64_t n = 1;
 
@@ -161,8 +130,7 @@ main (void)
   TCase *tc = tcase_create ("faults");
 
   tcase_add_checked_fixture (tc, setup, teardown);
-  tcase_add_loop_test (tc, every_call_of_every_operation, 0,
-                       2 * (CHECKPOINT + 1));
+  tcase_add_loop_test (tc, every_call_of_every_operation, 0, 2 * NR_DISK_OPS);
   tcase_set_timeout (tc, 120);
   suite_add_tcase (s, tc);
   return run_suite (s);

@@ -56,13 +56,25 @@ run_suite (Suite *s)
   return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+struct scratch_name {
+  struct scratch_name *next;
+  char *path;
+};
+
+/* Every path scratch_path made, kept reachable so that LeakSanitizer
+ * (scripts/sanitize) does not report them: they live as long as the test. */
+static struct scratch_name *scratch_names;
+
 const char *
 scratch_path (const char *name)
 {
-  char *path;
+  struct scratch_name *n = malloc (sizeof *n);
 
-  ck_assert_int_ne (asprintf (&path, "%s/%s", scratch, name), -1);
-  return path;
+  ck_assert_ptr_nonnull (n);
+  ck_assert_int_ne (asprintf (&n->path, "%s/%s", scratch, name), -1);
+  n->next = scratch_names;
+  scratch_names = n;
+  return n->path;
 }
 
 const char *
@@ -109,6 +121,39 @@ struct disk *
 open_disk (const char *path)
 {
   return open_disk_with (path, true);
+}
+
+int
+run_disk_op (struct disk *d, enum disk_op op, uint64_t first)
+{
+  static uint8_t buf[4 * 4096];
+  const uint64_t ss = 4096, at = first * ss;
+
+  memset (buf, 'B', sizeof buf);
+  switch (op) {
+  case OP_WRITE:
+    if (disk_write (d, buf, 4 * ss, at, false) == -1)
+      return -1;
+    return disk_flush (d);
+  case OP_WRITE_FUA:
+    return disk_write (d, buf, 4 * ss, at, true);
+  case OP_UNALIGNED:
+    return disk_write (d, buf, 3 * ss, at + 100, false);
+  case OP_TRIM:
+    return disk_trim (d, 4 * ss, at, false);
+  case OP_ZERO:
+    return disk_zero (d, 4 * ss, at, false);
+  case OP_FLUSH:
+    return disk_flush (d);
+  case OP_READ:
+    return disk_read (d, buf, 4 * ss, at);
+  case OP_CHECKPOINT:
+    return disk_checkpoint (d);
+  case NR_DISK_OPS:
+    break;
+  }
+  errno = EINVAL;
+  return -1;
 }
 
 void

@@ -37,6 +37,23 @@ struct disk;
 struct disk *open_disk_with (const char *path, bool write_through);
 struct disk *open_disk (const char *path);
 
+/* What the fault tests do to the four sectors from FIRST of a disk of
+ * 4096-byte sectors; writes write 'B'. */
+enum disk_op {
+  OP_WRITE, /* deferred, then a flush: its errors come with the flush */
+  OP_WRITE_FUA,
+  OP_UNALIGNED, /* three sectors' worth from byte 100 of FIRST */
+  OP_TRIM,
+  OP_ZERO,
+  OP_FLUSH,
+  OP_READ,
+  OP_CHECKPOINT,
+  NR_DISK_OPS
+};
+
+/* Runs OP on D: 0, or -1 with errno. */
+int run_disk_op (struct disk *d, enum disk_op op, uint64_t first);
+
 /* Copies FROM to TO as a reader of FROM sees it now (page cache
  * included), keeping holes: the "power failed here" copy of an image. */
 void copy_file (const char *from, const char *to);
