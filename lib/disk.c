@@ -191,8 +191,11 @@ start_writing (struct disk *d, const struct disk_options *opts)
   d->sb.state = SB_DIRTY;
   d->sb.mode = recorded_mode (d->mode);
   if (complete_checkpoint (d, capture_tags (d), tail) == -1) {
-    ni_error_set ("%s: cannot write the recovered tags and superblock: %m",
-                  d->b->name);
+    ni_error_set (
+        "%s: cannot write the recovered tags and superblock: %m%s", d->b->name,
+        errno == ENOSPC ? ".  Free space on the file system that holds it, or "
+                          "serve it with mode=recovery to read it as it is"
+                        : "");
     return -1;
   }
   if (d->mode == DISK_MODE_NONE)
@@ -599,7 +602,7 @@ log_mismatch (void *opaque, uint64_t sector)
                  "%s: sector %" PRIu64 ": data does not match its %s tag; %s",
                  d->b->name, sector, d->sb.hash_name,
                  recovery ? "returning it unverified (mode=recovery)"
-                          : "failing the read with EIO");
+                          : "failing the request with EIO");
 }
 
 /* Reads whole sectors, whose range the caller holds. */

@@ -223,6 +223,14 @@ sb_read (struct backing *b, struct superblock *sb)
   char why[SB_COPIES][256];
   bool ok[SB_COPIES];
 
+  if (b->size < SB_BLOCK) {
+    ni_error_set ("%s is only %" PRIu64 " bytes, too short to hold its "
+                  "superblock: it was truncated, or is not an "
+                  "nbd-integrity disk",
+                  b->name, b->size);
+    errno = EUCLEAN;
+    return -1;
+  }
   for (int i = 0; i < SB_COPIES; i++)
     ok[i] = sb_read_copy (b, i, &copies[i], why[i], sizeof why[i]) == 0;
   if (!ok[0] && !ok[1]) {
