@@ -6,6 +6,7 @@
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -128,6 +129,25 @@ fd_size (int fd, uint64_t *size)
   return 0;
 }
 
+/* One writer at a time: two servers of one disk, or a format or a
+ * recovery beside a server, would each overwrite the other's journal and
+ * tags.  The lock goes with the file descriptor, so a writer that dies,
+ * even by SIGKILL, leaves none behind. */
+static int
+lock_for_writing (int fd, const char *path)
+{
+  if (flock (fd, LOCK_EX | LOCK_NB) == 0)
+    return 0;
+  if (errno == EWOULDBLOCK)
+    ni_error_set ("%s is in use: another process has it open for writing "
+                  "(a server, a format or a recovery); stop that first",
+                  path);
+  else
+    ni_error_set ("%s: cannot lock it for writing: %m", path);
+  errno = EBUSY;
+  return -1;
+}
+
 struct backing *
 backing_open_file (const char *path, bool readonly)
 {
@@ -144,6 +164,10 @@ backing_open_file (const char *path, bool readonly)
     ni_error_set ("%s: not a regular file or block device, or its size "
                   "cannot be read: %m",
                   path);
+    close (fd);
+    return NULL;
+  }
+  if (!readonly && lock_for_writing (fd, path) == -1) {
     close (fd);
     return NULL;
   }

@@ -37,8 +37,9 @@ struct backing {
   atomic_uint_fast64_t bytes_written;
 };
 
-/* Opens a file or block device.  NULL with errno and ni_error() on
- * failure. */
+/* Opens a file or block device.  Opened for writing, it is locked
+ * (flock) for as long as it is open: a second writer gets EBUSY.  NULL
+ * with errno and ni_error() on failure. */
 struct backing *backing_open_file (const char *path, bool readonly);
 
 /* Creates PATH as a sparse file of SIZE bytes if it does not exist, or

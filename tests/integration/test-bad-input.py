@@ -205,7 +205,30 @@ def format_mistakes(t):
               "format %s was refused but left %s behind" % (args, disk))
 
 
+def second_writer(t):
+    """While a server has the disk, a second server, a format and a
+    recovery are refused and change nothing; verify, which only reads,
+    may still run.  Once the server is gone, even killed, the disk is
+    free again."""
+    disk = t.format("locked.img")
+    first = t.serve(disk)
+    h = first.connect()
+    data = t.data(SECTOR)
+    h.pwrite(data, 0)
+    h.flush()
+    refused(t, disk, [], ["in use"], "second server of one disk")
+    for args in (["format", "--force", disk], ["recover", disk]):
+        r = t.run_tool(*args)
+        check(r.returncode != 0, "%s while served succeeded" % args[0])
+        check_in_log(r.stderr, ["in use"], "%s while served" % args[0])
+    t.run_tool("verify", disk)
+    check(h.pread(SECTOR, 0) == data, "the served disk changed")
+    first.kill()
+    t.serve(disk).stop()
+
+
 def main(t):
+    second_writer(t)
     format_mistakes(t)
     keys(t)
     algorithms(t)
