@@ -195,7 +195,8 @@ decide_all (struct backing *b, const struct superblock *sb,
 
   if (data == NULL)
     return -1;
-  qsort (c->entries, c->n, sizeof *c->entries, by_sector_then_order);
+  if (c->n > 0) /* an empty journal has no array: qsort wants one */
+    qsort (c->entries, c->n, sizeof *c->entries, by_sector_then_order);
   for (size_t i = 0, j; i < c->n; i = j) {
     enum recovery_decision d;
 

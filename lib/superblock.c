@@ -143,7 +143,8 @@ sb_fields_valid (const struct superblock *sb, const char **why)
                tag_run_bytes_for (sb->zone_sectors, sb->tag_size))
     *why = "zone geometry does not match the sector and tag sizes";
   else if (sb->data_sectors == 0 || sb->data_sectors > (UINT64_MAX >> 13) ||
-           layout_disk_size (sb) != sb->disk_size)
+           layout_disk_size (sb) != sb->disk_size ||
+           sb->disk_size <= sb->zones_offset) /* the layout wrapped */
     *why = "data size does not match the disk size";
   return *why == NULL;
 }

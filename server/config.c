@@ -225,6 +225,17 @@ scan_text (struct parser *p, const char *text)
   return bad;
 }
 
+/* The line of the byte AT of TEXT. */
+static int
+line_at (const char *text, const char *at)
+{
+  int line = 1;
+
+  for (const char *c = text; c < at; c++)
+    line += *c == '\n';
+  return line;
+}
+
 /* Reads the file into P->kf and scans it.  False, reported, if it
  * cannot be read or parsed at all. */
 static bool
@@ -232,11 +243,19 @@ load_file (struct parser *p)
 {
   g_autoptr (GError) err = NULL;
   g_autofree char *text = NULL;
+  const char *nul;
   gsize len;
   int bad;
 
   if (!g_file_get_contents (p->file, &text, &len, &err)) {
     tool_error (p->cmd, "%s", err->message);
+    return false;
+  }
+  /* GKeyFile reads on past a NUL byte, the scan would not: the lines
+   * after it would escape every check. */
+  nul = memchr (text, '\0', len);
+  if (nul) {
+    problem_at (p, line_at (text, nul), "a NUL byte: this is not a text file");
     return false;
   }
   bad = scan_text (p, text);
