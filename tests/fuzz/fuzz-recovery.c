@@ -19,7 +19,8 @@
  * tag of the data it would describe: a home tag, or one in a JREC_TAGS
  * record, by that of the sector's data on the disk (the write reached
  * it), one in a JREC_DATA record by that of its data in the journal (the
- * commit was whole).
+ * commit was whole); and one that starts with A5 5B by the sector's
+ * unwritten tag, which on the keyed layout only the key makes.
  *
  * Checked: the report adds up; in tags and none modes each journaled
  * sector is decided once, and then its tag accepts its data if the
@@ -49,6 +50,7 @@
 #define OPT_RAW 0x80
 
 static const uint8_t mark[2] = {0xa5, 0x5a};
+static const uint8_t unwritten_mark[2] = {0xa5, 0x5b};
 
 /* The disk being built, and what its input said. */
 struct scenario {
@@ -91,6 +93,8 @@ fix_tag (struct scenario *sc, uint64_t sector, const uint8_t *data,
 {
   if (marked (tag))
     hasher_tag (sc->fd->h, sc->sb.uuid, sector, data, sc->sb.sector_size, tag);
+  else if (memcmp (tag, unwritten_mark, sizeof unwritten_mark) == 0)
+    hasher_unwritten_tag (sc->fd->h, sc->sb.uuid, sector, tag);
 }
 
 /* One header block's fix-ups, as journal_block_decode walks it. */
@@ -231,7 +235,7 @@ check_tags (const struct scenario *sc, struct backing *b, struct tagstore *ts,
     fuzz_assert (
         backing_pread (b, data, sb->sector_size, sb_data_offset (sb, s)) == 0);
     hasher_tag (sc->fd->h, sb->uuid, s, data, sb->sector_size, computed);
-    unwritten = tag_is_unwritten (tag, sb->tag_size);
+    unwritten = hasher_tag_is_unwritten (sc->fd->h, sb->uuid, s, tag);
     accepts = unwritten || hasher_tag_equal (sc->fd->h, tag, computed);
     if (ds->last[s] == RECOVERY_NEITHER)
       fuzz_assert (!accepts);

@@ -86,6 +86,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     decode_copy (copy, &copies[i]);
     fuzz_seal_superblock (copy);
     ok[i] = decode_copy (copy, &copies[i]);
+    /* Sealed with the key, a keyed copy must authenticate with it. */
+    if (ok[i] && sb_keyed (&copies[i]))
+      fuzz_assert (sb_authenticate (&copies[i], fuzz_key_hasher (hash_by_id (
+                                                    copies[i].hash_id))) == 0);
   }
   check_read (image, copies, ok);
   return 0;

@@ -1,7 +1,9 @@
 /* Shared by the fuzz targets: see fuzz.h. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "format.h"
 #include "journal.h"
@@ -19,11 +21,26 @@ static const struct {
 } layouts[FUZZ_LAYOUTS] = {
     {4096, "crc32c"},
     {512, "crc32c"},
-    {4096, "sha256"},
+    {4096, "hmac-sha256"}, /* keyed: MACs sealed with fuzz_key */
     {512, "xxh3-128"},
 };
 
 static const uint8_t fixed_uuid[DISK_UUID_SIZE] = "fuzz-disk-uuid!";
+static const uint8_t fuzz_key[32] = "the fuzz disks' fixed key, 32 B";
+
+const struct hasher *
+fuzz_key_hasher (const struct hash_alg *alg)
+{
+  static struct hasher *hashers[2];
+  int i = alg->id == HASH_HMAC_SHA256;
+
+  if (!alg->keyed)
+    return NULL;
+  if (hashers[i] == NULL)
+    hashers[i] = hasher_new (alg, fuzz_key, sizeof fuzz_key);
+  fuzz_assert (hashers[i] != NULL);
+  return hashers[i];
+}
 
 void
 fuzz_fail (const char *cond, const char *file, int line)
@@ -67,12 +84,21 @@ fuzz_seal_journal_block (const struct superblock *sb, uint8_t block[SB_BLOCK])
 {
   uint32_t crc = crc32c (0, sb->uuid, DISK_UUID_SIZE);
 
+  if (sb->auth)
+    hasher_tag (sb->auth, sb->uuid, HASH_DOMAIN_JOURNAL, block,
+                JOURNAL_MAC_OFFSET, block + JOURNAL_MAC_OFFSET);
   le32_put (block + SB_BLOCK - 4, crc32c (crc, block, SB_BLOCK - 4));
 }
 
 void
 fuzz_seal_superblock (uint8_t block[SB_BLOCK])
 {
+  const struct hash_alg *alg = hash_by_id (le32_get (block + 36));
+
+  /* The MAC of bytes 0..191, the UUID at 16 (nbd-integrity-format(5)). */
+  if (alg && alg->keyed)
+    hasher_tag (fuzz_key_hasher (alg), block + 16, HASH_DOMAIN_SUPERBLOCK,
+                block, 192, block + 192);
   le32_put (block + SB_BLOCK - 4, crc32c (0, block, SB_BLOCK - 4));
 }
 
@@ -115,28 +141,76 @@ die (const char *what)
   exit (EXIT_FAILURE);
 }
 
+static char key_path[] = "/tmp/fuzz-key-XXXXXX";
+
+static void
+remove_key_file (void)
+{
+  unlink (key_path);
+}
+
+const char *
+fuzz_key_file (void)
+{
+  static bool written;
+  int fd;
+
+  if (written)
+    return key_path;
+  fd = mkstemp (key_path);
+  if (fd == -1 || write (fd, fuzz_key, sizeof fuzz_key) != sizeof fuzz_key)
+    die ("writing a key file");
+  close (fd);
+  atexit (remove_key_file);
+  written = true;
+  return key_path;
+}
+
+/* The fixed UUID makes the unwritten tags format wrote for the random
+ * one wrong on a keyed disk (and its key check value, which make_disk
+ * computes again): written again. */
+static void
+write_unwritten_tags (struct backing *b, const struct fuzz_disk *fd)
+{
+  uint8_t tag[HASH_MAX_TAG];
+
+  for (uint64_t s = 0; s < FUZZ_SECTORS; s++) {
+    hasher_unwritten_tag (fd->h, fd->sb.uuid, s, tag);
+    if (backing_pwrite (b, tag, fd->sb.tag_size, sb_tag_offset (&fd->sb, s),
+                        0) == -1)
+      die ("writing a tag");
+  }
+}
+
 static void
 make_disk (unsigned layout, struct fuzz_disk *fd)
 {
+  const struct hash_alg *alg = hash_by_name (layouts[layout].hash);
   struct format_options opts = {.hash = layouts[layout].hash,
                                 .sector_size = layouts[layout].sector_size,
                                 .journal_size = JOURNAL_BYTES,
                                 .force = true};
   uint8_t *image;
   struct backing *b;
+  int r;
 
   fd->size = disk_bytes (layout);
   b = powerloss_new (NULL, fd->size);
-  if (b == NULL || format_backing (b, &opts) == -1 ||
-      sb_read (b, &fd->sb) == -1)
+  opts.keyfile = alg->keyed ? fuzz_key_file () : NULL;
+  r = b ? format_backing (b, &opts) : -1;
+  fd->h = alg->keyed ? fuzz_key_hasher (alg) : hasher_new (alg, NULL, 0);
+  if (r == -1 || sb_read (b, &fd->sb) == -1 ||
+      sb_authenticate (&fd->sb, fd->h) == -1)
     die ("formatting a disk");
   memcpy (fd->sb.uuid, fixed_uuid, DISK_UUID_SIZE);
+  hasher_key_check (fd->h, fd->sb.uuid, fd->sb.key_check);
   fd->sb.format_time = FIXED_TIME;
   for (int i = 0; i < SB_COPIES; i++)
     if (sb_write (b, &fd->sb) == -1)
       die ("writing a superblock");
+  if (alg->keyed)
+    write_unwritten_tags (b, fd);
   fuzz_assert (fd->sb.data_sectors == FUZZ_SECTORS);
-  fd->h = hasher_new (hash_by_id (fd->sb.hash_id), NULL, 0);
   image = malloc (fd->size);
   fuzz_assert (fd->h != NULL && image != NULL);
   memcpy (image, powerloss_current (b), fd->size);

@@ -33,14 +33,15 @@
  * overlap and split, few enough for an input to give each its contents. */
 #define FUZZ_SECTORS 32
 
-/* The layouts a fuzz disk may have: sector size by hash algorithm. */
+/* The layouts a fuzz disk may have: sector size by hash algorithm, one
+ * of them keyed. */
 #define FUZZ_LAYOUTS 4
 
 /* A disk of FUZZ_SECTORS data sectors and a 1 MiB journal, just
  * formatted, clean, with a fixed UUID. */
 struct fuzz_disk {
   struct superblock sb;
-  struct hasher *h;
+  const struct hasher *h;
   const uint8_t *image;
   uint64_t size; /* bytes of image */
 };
@@ -49,12 +50,22 @@ struct fuzz_disk {
  * silences lib's log.  Exits if it cannot be made. */
 const struct fuzz_disk *fuzz_disk (unsigned layout);
 
-/* Makes BLOCK's checksum right for a disk with SB. */
+/* Makes BLOCK's checksum right for a disk with SB, and its MAC if SB is
+ * keyed (sb->auth). */
 void fuzz_seal_journal_block (const struct superblock *sb,
                               uint8_t block[SB_BLOCK]);
 
-/* Makes superblock copy BLOCK's checksum right. */
+/* Makes superblock copy BLOCK's checksum right, and its MAC with the
+ * fuzz disks' key if the hash id it names is keyed. */
 void fuzz_seal_superblock (uint8_t block[SB_BLOCK]);
+
+/* A hasher for keyed algorithm ALG with the fuzz disks' fixed key (the
+ * same one on every call); NULL for an unkeyed ALG. */
+const struct hasher *fuzz_key_hasher (const struct hash_alg *alg);
+
+/* A key file holding that key (mode 0600), for the disk API; removed at
+ * exit. */
+const char *fuzz_key_file (void);
 
 /* An input, read from the front. */
 struct fuzz_input {

@@ -96,10 +96,13 @@ crash (unsigned layout, enum disk_mode mode, struct crashed *c)
   const struct fuzz_disk *fd = fuzz_disk (layout);
   struct backing *b = powerloss_new (fd->image, fd->size);
   struct disk_options opts = {.path = "seed", .mode = mode};
+  const struct hash_alg *alg = hash_by_id (fd->sb.hash_id);
   uint32_t ss = fd->sb.sector_size;
-  struct disk *d = b ? disk_open_backing (b, &opts) : NULL;
+  struct disk *d;
   struct backing *copy;
 
+  opts.keyfile = alg->keyed ? fuzz_key_file () : NULL;
+  d = b ? disk_open_backing (b, &opts) : NULL;
   if (d == NULL)
     die ("open");
   write_fill (d, 1, 2, 0x11, false);
@@ -116,6 +119,7 @@ crash (unsigned layout, enum disk_mode mode, struct crashed *c)
   disk_close (d);
   copy = powerloss_new (c->image, fd->size);
   if (copy == NULL || sb_read (copy, &c->sb) == -1 ||
+      sb_authenticate (&c->sb, fd->h) == -1 ||
       journal_scan (copy, &c->sb, NULL, NULL, &c->head) == -1)
     die ("reading the crashed disk");
   backing_close (copy);
@@ -160,7 +164,7 @@ int
 main (int argc, char **argv)
 {
   static struct seed s;
-  struct crashed tags, full;
+  struct crashed tags, full, keyed;
   uint8_t data[FUZZ_SECTORS], options;
 
   if (argc != 2) {
@@ -169,6 +173,7 @@ main (int argc, char **argv)
   }
   crash (0, DISK_MODE_TAGS, &tags);
   crash (3, DISK_MODE_FULL, &full);
+  crash (2, DISK_MODE_TAGS, &keyed);
 
   s.len = 0;
   put (&s, tags.image, SB_COPIES * SB_BLOCK);
@@ -176,6 +181,9 @@ main (int argc, char **argv)
   s.len = 0;
   put (&s, fuzz_disk (3)->image, SB_COPIES * SB_BLOCK);
   save (argv[1], "superblock", "clean-512-xxh3", &s);
+  s.len = 0;
+  put (&s, keyed.image, SB_COPIES * SB_BLOCK);
+  save (argv[1], "superblock", "dirty-4096-hmac", &s);
 
   sector_bytes (&tags, data);
   recovery_seed (&tags, data, &s);
@@ -189,17 +197,23 @@ main (int argc, char **argv)
   sector_bytes (&full, data);
   recovery_seed (&full, data, &s);
   save (argv[1], "recovery", "full-as-written", &s);
+  sector_bytes (&keyed, data);
+  recovery_seed (&keyed, data, &s);
+  save (argv[1], "recovery", "keyed-tags-as-written", &s);
 
-  for (int i = 0; i < 2; i++) {
-    const struct crashed *c = i == 0 ? &tags : &full;
+  for (int i = 0; i < 3; i++) {
+    static const char *const names[] = {"tags-records", "full-data",
+                                        "keyed-tags-records"};
+    const struct crashed *c = i == 0 ? &tags : i == 1 ? &full : &keyed;
 
     s.len = 0;
     options = c->layout;
     put (&s, &options, 1);
     put (&s, journal_block_at (c, c->sb.journal_tail_seq), SB_BLOCK);
-    save (argv[1], "journal-block", i == 0 ? "tags-records" : "full-data", &s);
+    save (argv[1], "journal-block", names[i], &s);
   }
   free (tags.image);
   free (full.image);
+  free (keyed.image);
   return EXIT_SUCCESS;
 }
