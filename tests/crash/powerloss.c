@@ -22,7 +22,8 @@ struct powerloss {
   size_t nr_pending, cap;
   uint64_t ios, crash_at;
   bool crashed;
-  uint8_t **keep; /* set to the crash image on close */
+  uint8_t **keep;     /* set to the crash image on close */
+  bool *keep_crashed; /* set to crashed on close */
   uint64_t keep_seed;
 };
 
@@ -176,6 +177,8 @@ pl_close (struct backing *b)
 
   if (p->keep)
     *p->keep = powerloss_image (b, p->keep_seed);
+  if (p->keep_crashed)
+    *p->keep_crashed = p->crashed;
   forget_pending (p);
   free (p->pending);
   free (p->current);
@@ -236,6 +239,12 @@ bool
 powerloss_crashed (struct backing *b)
 {
   return pl (b)->crashed;
+}
+
+void
+powerloss_keep_crashed (struct backing *b, bool *out)
+{
+  pl (b)->keep_crashed = out;
 }
 
 uint64_t

@@ -26,6 +26,10 @@ void powerloss_crash_after (struct backing *b, uint64_t n);
 
 bool powerloss_crashed (struct backing *b);
 
+/* When B is closed, stores in *OUT whether the power had failed: for code
+ * under test that closes B when it fails.  NULL forgets OUT. */
+void powerloss_keep_crashed (struct backing *b, bool *out);
+
 /* I/O calls made so far. */
 uint64_t powerloss_io_count (struct backing *b);
 

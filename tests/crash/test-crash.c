@@ -264,9 +264,14 @@ open_on (const struct disk_setup *ds, struct backing *b, const char *what)
   /* No background checkpointer: the same I/O every run. */
   struct disk_options opts = {
       .path = what, .recovered = trace_decision, .mode = ds->mode};
-  struct disk *d = disk_open_backing (b, &opts);
+  bool crashed = false;
+  struct disk *d;
 
-  if (d == NULL && !powerloss_crashed (b)) {
+  powerloss_keep_crashed (b, &crashed); /* a failed open closes B */
+  d = disk_open_backing (b, &opts);
+  if (d)
+    powerloss_keep_crashed (b, NULL);
+  else if (!crashed) {
     fprintf (stderr, "%s: cannot open: %s\n", what, ni_error ());
     exit (EXIT_FAILURE);
   }

@@ -14,6 +14,7 @@ import errno
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -74,6 +75,33 @@ def _on_sigterm(signum, frame):
 
 
 atexit.register(_kill_all)
+
+# scripts/sanitize builds the plugin and the tool with a sanitizer (named
+# here) and puts first on PATH an nbdkit that preloads its runtime.
+SANITIZER = os.environ.get("NBD_INTEGRITY_SANITIZER")
+
+
+def passed_env():
+    """What a launcher that passes no environment on (systemd-socket-
+    activate) must pass: PATH, to find that nbdkit, and the options of
+    the sanitizers."""
+    names = ("PATH", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS",
+             "TSAN_OPTIONS")
+    return {k: os.environ[k] for k in names if k in os.environ}
+
+
+# The first line of a sanitizer's report.  UBSan, built with ASan by gcc,
+# ignores log_path and reports only on stderr: the logs are searched too.
+_SANITIZER_REPORT = re.compile(
+    r"runtime error:|(ERROR|WARNING): [A-Za-z]+Sanitizer")
+
+
+def check_no_sanitizer_report(text, what):
+    """Fails if TEXT, the output of WHAT, holds a sanitizer's report."""
+    m = _SANITIZER_REPORT.search(text)
+    if m:
+        start = text.rfind("\n", 0, m.start()) + 1
+        raise Failure("sanitizer report in %s:\n%s" % (what, text[start:]))
 
 
 def _env_path(name):
@@ -229,6 +257,15 @@ class Test:
     def path(self, name):
         return os.path.join(self.dir, name)
 
+    def check_logs(self):
+        """Fails if a sanitizer reported into any log of the test: of
+        nbdkit, or of the tool serving."""
+        for name in sorted(os.listdir(self.dir)):
+            if name.endswith(".log"):
+                with open(self.path(name), "rb") as f:
+                    text = f.read().decode(errors="replace")
+                check_no_sanitizer_report(text, self.path(name))
+
     def cleanup(self, keep):
         for s in self.servers:
             s.kill()
@@ -242,8 +279,10 @@ class Test:
     def run_tool(self, *args):
         """Runs the tool; returns the CompletedProcess (text output)."""
         cmd = [self.tool] + [str(a) for a in args]
-        return subprocess.run(cmd, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=60)
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+        check_no_sanitizer_report(r.stderr, " ".join(cmd))
+        return r
 
     def tool_ok(self, *args):
         r = self.run_tool(*args)
@@ -483,6 +522,7 @@ def run(main):
         test = Test()
         print("seed %d (set TEST_SEED to repeat)" % test.seed)
         main(test)
+        test.check_logs()
         status = 0
     except Skip as e:
         print("SKIP: %s" % e, file=sys.stderr)

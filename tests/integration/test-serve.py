@@ -409,9 +409,11 @@ def check_socket_activated(t):
     check_eq(r.returncode, 2, "serve --socket-activated without a socket")
     check("LISTEN_FDS" in r.stderr, "no socket: %r" % r.stderr)
     log = open(t.path("sa.log"), "w")
+    passed = ["-E%s=%s" % kv for kv in helpers.passed_env().items()]
     proc = subprocess.Popen(["systemd-socket-activate", "-l",
-                             t.path("sa.sock"), t.tool, "serve",
-                             "--socket-activated", "sa", config],
+                             t.path("sa.sock")] + passed +
+                            [t.tool, "serve", "--socket-activated", "sa",
+                             config],
                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     try:
         wait_for("the activation socket",
