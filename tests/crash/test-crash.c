@@ -1,13 +1,13 @@
 /* Randomized crash test: the promise of the "tags" crash mode, checked
  * sector by sector after power failures at every I/O call of a workload.
  *
- * A seed makes a disk (sector size and hash chosen by the seed) and a
- * workload of overlapping writes of mixed sizes, unaligned writes, FUA
- * writes, trims, zeroes, flushes, checkpoints and reads.  The workload is
- * run once to count its I/O calls, then again from the same formatted
- * image with the power failing at each chosen call.  The disk a reboot
- * would find is recovered (half the time after a second power failure
- * during the first recovery) and every sector is read back:
+ * A seed makes a disk (sector size and hash, keyed or not, chosen by the
+ * seed) and a workload of overlapping writes of mixed sizes, unaligned
+ * writes, FUA writes, trims, zeroes, flushes, checkpoints and reads.  The
+ * workload is run once to count its I/O calls, then again from the same
+ * formatted image with the power failing at each chosen call.  The disk a
+ * reboot would find is recovered (half the time after a second power
+ * failure during the first recovery) and every sector is read back:
  *
  *   - a sector reads as its last flushed contents, or, if it was written
  *     after the last flush, as one of the contents written since;
@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
@@ -40,14 +41,21 @@
 #define OPS_PER_RUN 400
 #define MAX_VALUES 64
 
-static const char *const hashes[] = {"crc32c", "xxh3-128", "blake2b-256",
-                                     "sha256"};
+/* The keyed ones take the key in key_file: their unwritten tags and the
+ * MACs of superblock and journal blocks go through recovery too. */
+static const char *const hashes[] = {"crc32c",      "xxh3-128",
+                                     "blake2b-256", "sha256",
+                                     "hmac-sha256", "blake2b-256-keyed"};
+#define NR_HASHES (sizeof hashes / sizeof hashes[0])
+
+static char key_file[] = "/tmp/crash-key-XXXXXX";
 
 struct disk_setup {
   uint64_t seed;
   enum disk_mode mode; /* tags or full */
   uint32_t sector_size;
   const char *hash;
+  const char *keyfile; /* key_file for a keyed hash, else NULL */
   uint64_t size;
   uint8_t *formatted; /* the image right after format */
 };
@@ -262,8 +270,10 @@ static struct disk *
 open_on (const struct disk_setup *ds, struct backing *b, const char *what)
 {
   /* No background checkpointer: the same I/O every run. */
-  struct disk_options opts = {
-      .path = what, .recovered = trace_decision, .mode = ds->mode};
+  struct disk_options opts = {.path = what,
+                              .keyfile = ds->keyfile,
+                              .recovered = trace_decision,
+                              .mode = ds->mode};
   bool crashed = false;
   struct disk *d;
 
@@ -426,9 +436,11 @@ setup_disk (struct disk_setup *ds, uint64_t seed)
       : seed % 2              ? DISK_MODE_FULL
                               : DISK_MODE_TAGS;
   ds->sector_size = seed % 3 == 0 ? 512 : 4096;
-  ds->hash = hashes[seed / 3 % 4];
+  ds->hash = hashes[seed / 3 % NR_HASHES];
+  ds->keyfile = hash_by_name (ds->hash)->keyed ? key_file : NULL;
   ds->size = disk_bytes_for (ds->sector_size, ds->hash);
   opts.hash = ds->hash;
+  opts.keyfile = ds->keyfile;
   opts.sector_size = ds->sector_size;
   b = powerloss_new (NULL, ds->size);
   if (format_backing (b, &opts) == -1) {
@@ -487,6 +499,29 @@ crash_seed (uint64_t seed, uint64_t max_points, double deadline,
   t->seeds++;
 }
 
+static void
+remove_key_file (void)
+{
+  unlink (key_file);
+}
+
+/* A 32-byte key for the keyed hashes, readable by us only. */
+static void
+make_key_file (void)
+{
+  uint8_t key[32];
+  int fd = mkstemp (key_file);
+
+  for (size_t i = 0; i < sizeof key; i++)
+    key[i] = i * 37 + 11;
+  if (fd == -1 || write (fd, key, sizeof key) != sizeof key) {
+    perror (key_file);
+    exit (EXIT_FAILURE);
+  }
+  close (fd);
+  atexit (remove_key_file);
+}
+
 int
 main (void)
 {
@@ -498,6 +533,7 @@ main (void)
   struct totals t = {0};
 
   ni_log_set (quiet_log);
+  make_key_file ();
   if (!one_seed)
     seed = (uint64_t)time (NULL) * 1000003u;
   printf ("crash test: first seed %" PRIu64 ", %.0f s\n", seed, seconds);
