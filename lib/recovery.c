@@ -306,10 +306,9 @@ replay_full (struct backing *b, const struct superblock *sb,
   struct replay rp = {b, sb, h, ts, report, fn, opaque};
 
   if (b->readonly) {
-    uint64_t head;
-    if (journal_scan (b, sb, NULL, NULL, &head) == -1)
+    if (journal_scan (b, sb, NULL, NULL, &report->head) == -1)
       return -1;
-    if (head == sb->journal_tail_seq)
+    if (report->head == sb->journal_tail_seq)
       return 0;
     ni_error_set ("%s was served in full mode and not closed cleanly: its "
                   "journal must be written home first; run "

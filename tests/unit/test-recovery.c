@@ -289,6 +289,31 @@ START_TEST (recovery_is_idempotent)
 }
 END_TEST
 
+/* A full-mode disk closed cleanly, opened read-only: nothing to replay,
+ * and the report's head is where the journal ends, its tail. */
+START_TEST (readonly_full_reports_head)
+{
+  const char *path = scratch_disk ("full.img", 64 << 20, NULL, 0);
+  struct disk_options opts = {.path = path, .mode = DISK_MODE_FULL};
+  struct disk *d = disk_open (&opts);
+  uint8_t buf[SS];
+
+  ck_assert_msg (d != NULL, "%s", ni_error ());
+  memset (buf, 'f', SS);
+  for (uint64_t s = 0; s < 8; s++)
+    ck_assert_int_eq (disk_write (d, buf, SS, s * SS, true), 0);
+  ck_assert_int_eq (disk_close (d), 0);
+  opts.mode = DISK_MODE_RECORDED;
+  opts.readonly = true;
+  d = disk_open (&opts);
+  ck_assert_msg (d != NULL, "%s", ni_error ());
+  ck_assert_uint_gt (disk_superblock (d)->journal_tail_seq, 0);
+  ck_assert_uint_eq (disk_recovery_report (d)->head,
+                     disk_superblock (d)->journal_tail_seq);
+  ck_assert_int_eq (disk_close (d), 0);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -298,6 +323,7 @@ main (void)
   tcase_add_checked_fixture (tc, setup, NULL);
   tcase_add_loop_test (tc, decisions, 0, NR_OUTCOMES);
   tcase_add_loop_test (tc, recovery_is_idempotent, 0, NR_OUTCOMES);
+  tcase_add_test (tc, readonly_full_reports_head);
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
   return run_suite (s);
