@@ -780,8 +780,7 @@ copy_and_hash (struct disk *d, uint8_t *dst, const uint8_t *buf,
 
   for (uint64_t i = 0; i < n; i++) {
     memcpy (dst + i * ss, buf + i * ss, ss);
-    hasher_tag (d->h, d->sb.uuid, sector + i, dst + i * ss, ss,
-                tags + i * d->sb.tag_size);
+    hash_sectors (d, dst + i * ss, sector + i, 1, tags + i * d->sb.tag_size);
   }
 }
 

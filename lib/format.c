@@ -88,9 +88,7 @@ write_unwritten_run (struct backing *b, const struct superblock *sb,
                    : sb->zone_sectors;
 
   memset (run, 0, sb->tag_run_bytes);
-  for (uint64_t i = 0; i < n; i++)
-    hasher_unwritten_tag (sb->auth, sb->uuid, first + i,
-                          run + i * sb->tag_size);
+  hasher_unwritten_tags (sb->auth, sb->uuid, first, n, run);
   return backing_pwrite (b, run, sb->tag_run_bytes, sb_zone_offset (sb, z), 0);
 }
 

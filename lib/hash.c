@@ -345,6 +345,15 @@ hasher_unwritten_tag (const struct hasher *h,
     memset (tag, 0, h->alg->tag_size);
 }
 
+void
+hasher_unwritten_tags (const struct hasher *h,
+                       const uint8_t uuid[DISK_UUID_SIZE], uint64_t sector,
+                       uint64_t n, uint8_t *tags)
+{
+  for (uint64_t i = 0; i < n; i++)
+    hasher_unwritten_tag (h, uuid, sector + i, tags + i * h->alg->tag_size);
+}
+
 bool
 hasher_tag_is_unwritten (const struct hasher *h,
                          const uint8_t uuid[DISK_UUID_SIZE], uint64_t sector,

@@ -87,6 +87,12 @@ void hasher_unwritten_tag (const struct hasher *h,
                            const uint8_t uuid[DISK_UUID_SIZE], uint64_t sector,
                            uint8_t *tag);
 
+/* The unwritten tags of sectors [SECTOR, SECTOR+N) into TAGS, one after
+ * another, as a tag run holds them. */
+void hasher_unwritten_tags (const struct hasher *h,
+                            const uint8_t uuid[DISK_UUID_SIZE], uint64_t sector,
+                            uint64_t n, uint8_t *tags);
+
 /* True if TAG is SECTOR's unwritten tag.  Free for unkeyed algorithms,
  * a short MAC for keyed ones. */
 bool hasher_tag_is_unwritten (const struct hasher *h,

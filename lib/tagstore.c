@@ -154,21 +154,19 @@ tagblock_get_locked (struct tagstore *ts, uint64_t idx)
   return ts->blocks[idx];
 }
 
-/* Sets BYTES of TB's tags at OFF from IN (zeroes if NULL): dirty now. */
+/* Sets BYTES of TB's tags at OFF from IN: dirty now. */
 static void
 set_in_block (struct tagstore *ts, struct tagblock *tb, size_t off,
               const uint8_t *in, size_t bytes)
 {
-  if (in)
-    memcpy (tb->tags + off, in, bytes);
-  else
-    memset (tb->tags + off, 0, bytes);
+  memcpy (tb->tags + off, in, bytes);
   ts->nr_dirty += !tb->dirty;
   tb->dirty = true;
 }
 
-/* Copies tags between the store and TAGS (or zeroes them) for sectors
- * [SECTOR, SECTOR+N), one tag block at a time. */
+/* Copies tags from IN into the store (SET), or from it into OUT (NULL:
+ * only loads the blocks), for sectors [SECTOR, SECTOR+N), one tag block at
+ * a time. */
 static int
 tagstore_access (struct tagstore *ts, uint64_t sector, uint64_t n, uint8_t *out,
                  const uint8_t *in, bool set)
@@ -229,17 +227,13 @@ int
 tagstore_set_unwritten (struct tagstore *ts, const struct hasher *h,
                         uint64_t sector, uint64_t n)
 {
-  unsigned tag_size = ts->sb.tag_size;
-  uint64_t per = SB_BLOCK / tag_size;
+  uint64_t per = SB_BLOCK / ts->sb.tag_size;
   uint8_t tags[SB_BLOCK];
 
-  if (!hasher_alg (h)->keyed)
-    return tagstore_access (ts, sector, n, NULL, NULL, true);
   while (n > 0) {
     uint64_t k = n < per ? n : per;
 
-    for (uint64_t i = 0; i < k; i++)
-      hasher_unwritten_tag (h, ts->sb.uuid, sector + i, tags + i * tag_size);
+    hasher_unwritten_tags (h, ts->sb.uuid, sector, k, tags);
     if (tagstore_set (ts, sector, k, tags) == -1)
       return -1;
     sector += k;
