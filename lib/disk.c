@@ -1,4 +1,5 @@
 /* An integrity-protected disk: see disk.h. */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -1029,6 +1030,9 @@ zero_partial (struct disk *d, uint32_t count, uint64_t offset, bool fua)
 {
   static const uint8_t zeroes[4096];
 
+  assert (count <= d->sb.sector_size && count <= sizeof zeroes);
+  assert (count == 0 || offset / d->sb.sector_size ==
+                            (offset + count - 1) / d->sb.sector_size);
   if (count == 0)
     return 0;
   return write_unaligned (d, zeroes, count, offset, fua);
@@ -1047,8 +1051,10 @@ disk_zero (struct disk *d, uint32_t count, uint64_t offset, bool fua)
   if (check_range (d, count, offset) == -1)
     return -1;
   atomic_fetch_add (&d->stats.writes, 1);
-  if (first >= end) /* within one sector */
+  if (first > end) /* within one sector */
     return zero_partial (d, count, offset, fua);
+  /* The head and tail sectors, covered in part (two of them and no whole
+   * one in between when FIRST == END), then the whole sectors. */
   if (zero_partial (d, first * ss - offset, offset, fua) == -1 ||
       zero_partial (d, offset + count - end * ss, end * ss, fua) == -1)
     return -1;

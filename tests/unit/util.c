@@ -81,11 +81,19 @@ const char *
 scratch_disk (const char *name, uint64_t size, const char *hash,
               uint32_t sector_size)
 {
+  return scratch_disk_keyed (name, size, hash, sector_size, NULL);
+}
+
+const char *
+scratch_disk_keyed (const char *name, uint64_t size, const char *hash,
+                    uint32_t sector_size, const char *keyfile)
+{
   const char *path = scratch_path (name);
   struct format_options fo = {.path = path,
                               .hash = hash,
                               .sector_size = sector_size,
                               .create_size = size,
+                              .keyfile = keyfile,
                               .force = true};
 
   unlink (path);
@@ -185,6 +193,16 @@ file_write (const char *path, const void *buf, size_t len, uint64_t off)
 
   ck_assert_msg (fd >= 0, "open %s: %s", path, strerror (errno));
   ck_assert_int_eq (pwrite (fd, buf, len, off), (ssize_t)len);
+  ck_assert_int_eq (close (fd), 0);
+}
+
+void
+file_write_new (const char *path, const void *buf, size_t len)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+  ck_assert_msg (fd >= 0, "open %s: %s", path, strerror (errno));
+  ck_assert_int_eq (write (fd, buf, len), (ssize_t)len);
   ck_assert_int_eq (close (fd), 0);
 }
 

@@ -26,6 +26,11 @@ const char *scratch_path (const char *name);
 const char *scratch_disk (const char *name, uint64_t size, const char *hash,
                           uint32_t sector_size);
 
+/* The same with a key file, for the keyed algorithms (NULL otherwise). */
+const char *scratch_disk_keyed (const char *name, uint64_t size,
+                                const char *hash, uint32_t sector_size,
+                                const char *keyfile);
+
 /* A disk of SIZE bytes just formatted with the defaults, in memory (for
  * powerloss_new).  malloc'd. */
 uint8_t *formatted_image (uint64_t size);
@@ -60,6 +65,8 @@ void copy_file (const char *from, const char *to);
 
 /* Raw access to a file, past lib: damage as a bad disk would do it. */
 void file_write (const char *path, const void *buf, size_t len, uint64_t off);
+/* Creates PATH, owner-only, holding BUF (a key file, say). */
+void file_write_new (const char *path, const void *buf, size_t len);
 void file_read (const char *path, void *buf, size_t len, uint64_t off);
 
 /* Flips bit BIT of the byte at OFF. */
