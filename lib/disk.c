@@ -181,13 +181,13 @@ serving_mode (uint32_t recorded)
 }
 
 /* After recovery: make the recovered tags durable, empty the journal and
- * mark the disk in use.  The new tail is a whole lap past the head, so no
- * block left in the ring (even one beyond a torn commit) has a sequence
- * number a later scan could take for a new one. */
+ * mark the disk in use.  The new tail is above every sequence number in
+ * the ring, so no block left there (beyond a torn commit, or beyond what
+ * a stale superblock copy knew of) is ever taken for a new one. */
 static int
 start_writing (struct disk *d, const struct disk_options *opts)
 {
-  uint64_t tail = d->recovery.head + sb_journal_blocks (&d->sb);
+  uint64_t tail = d->recovery.next_seq;
 
   d->sb.state = SB_DIRTY;
   d->sb.mode = recorded_mode (d->mode);
@@ -210,6 +210,26 @@ start_writing (struct disk *d, const struct disk_options *opts)
       writeback_new (d->j, opts->write_buffer_bytes ? opts->write_buffer_bytes
                                                     : WRITEBACK_DEFAULT_BYTES);
   return d->wb ? 0 : -1;
+}
+
+/* A disk of an earlier format version opens if its journal is empty,
+ * and is written in this version from then on. */
+static int
+check_version (struct disk *d)
+{
+  if (d->sb.version == SB_VERSION)
+    return 0;
+  if (d->sb.state == SB_CLEAN) {
+    d->sb.version = SB_VERSION;
+    return 0;
+  }
+  ni_error_set ("%s was last served by an earlier version of nbd-integrity "
+                "(format %" PRIu32 ") and not closed cleanly: its journal "
+                "is in that version's format.  Recover it with that version "
+                "(nbd-integrity recover), then open it here",
+                d->b->name, d->sb.version);
+  errno = EUCLEAN;
+  return -1;
 }
 
 static int
@@ -275,7 +295,7 @@ disk_open_backing (struct backing *b, const struct disk_options *opts)
   rangelock_init (&d->rl, commit_deferred, d);
   if (read_superblock (d) == -1 ||
       (d->h = open_hasher (b->name, opts, &d->sb)) == NULL ||
-      authenticate (d) == -1)
+      authenticate (d) == -1 || check_version (d) == -1)
     goto err;
   if (d->mode == DISK_MODE_RECORDED)
     d->mode = serving_mode (d->sb.mode);
@@ -497,8 +517,7 @@ tag_io_failed (struct disk *d)
  * after a crash, so recovery can accept the unwritten tag, and where the
  * backing cannot punch, zeroes are written. */
 static int
-discard_data (struct disk *d, uint64_t sector, uint64_t n, bool must_zero,
-              bool fua)
+discard_data (struct disk *d, uint64_t sector, uint64_t n, bool must_zero)
 {
   while (n > 0) {
     uint64_t run = run_length (d, sector, n);
@@ -519,7 +538,7 @@ discard_data (struct disk *d, uint64_t sector, uint64_t n, bool must_zero,
     sector += run;
     n -= run;
   }
-  return fua ? backing_sync (d->b) : 0;
+  return 0;
 }
 
 /* Checks one sector's DATA against TAG.  Unwritten sectors become zeroes. */
@@ -737,21 +756,18 @@ log_commit_error (struct disk *d, uint64_t sector, uint64_t n, int err)
  * the tags. */
 static int
 write_in_place (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
-                const uint8_t *tags, bool must_zero, bool fua)
+                const uint8_t *tags, bool must_zero)
 {
-  bool full = d->mode == DISK_MODE_FULL;
   int r;
 
   /* A tag block that cannot be read fails the change before the data
    * is touched: after, the new data would be left with its old tags. */
   if (tagstore_load (d->ts, sector, n) == -1)
     return tag_io_failed (d);
-  /* In full mode the journal already holds the data durably. */
   if (tags)
-    r = data_io (d, (void *)buf, sector, n, true,
-                 fua && !full ? BACKING_DSYNC : 0);
+    r = data_io (d, (void *)buf, sector, n, true, 0);
   else
-    r = discard_data (d, sector, n, must_zero, fua);
+    r = discard_data (d, sector, n, must_zero);
   /* After a failed data write the old tags stay: the data on disk is now
    * unknown, and a read of it fails rather than returns garbage. */
   if (r == 0 && (tags ? tagstore_set (d->ts, sector, n, tags)
@@ -790,18 +806,19 @@ copy_and_hash (struct disk *d, uint8_t *dst, const uint8_t *buf,
  * zero, with MUST_ZERO when they must read as zeroes after a crash). */
 static int
 apply_locked (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
-              const uint8_t *tags, bool must_zero, bool fua)
+              const uint8_t *tags, bool must_zero)
 {
   struct journal_record rec = change_record (d, buf, sector, n, tags);
+  uint64_t commit;
   int r;
 
-  if (d->j && journal_commit (d->j, &rec) == -1) {
+  if (d->j && journal_commit (d->j, &rec, &commit) == -1) {
     log_commit_error (d, sector, n, errno);
     return -1;
   }
-  r = write_in_place (d, buf, sector, n, tags, must_zero, fua);
+  r = write_in_place (d, buf, sector, n, tags, must_zero);
   if (d->j)
-    journal_applied (d->j);
+    journal_applied (d->j, commit);
   return r;
 }
 
@@ -825,9 +842,9 @@ apply_deferred (struct journal_entry *e, int err)
   uint64_t sector = e->rec.sector, n = e->rec.count;
 
   if (err == 0) {
-    if (write_in_place (d, w->data, sector, n, w->tags, false, false) == -1)
+    if (write_in_place (d, w->data, sector, n, w->tags, false) == -1)
       err = errno ? errno : EIO;
-    journal_applied (d->j);
+    journal_applied (d->j, e->commit);
   } else
     log_commit_error (d, sector, n, err);
   if (err)
@@ -892,7 +909,7 @@ bound_dirty_tags (struct disk *d)
  * it. */
 static int
 write_chunk (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
-             bool fua, bool hold)
+             bool hold)
 {
   uint8_t tags[CHUNK_TAG_BYTES];
   struct range_hold h;
@@ -901,7 +918,7 @@ write_chunk (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
   hash_sectors (d, buf, sector, n, tags);
   if (hold)
     rangelock_acquire (&d->rl, &h, sector, sector + n, true);
-  r = apply_locked (d, buf, sector, n, tags, false, fua);
+  r = apply_locked (d, buf, sector, n, tags, false);
   if (hold)
     rangelock_release (&d->rl, &h);
   return r;
@@ -909,19 +926,18 @@ write_chunk (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
 
 /* Writes whole sectors in chunks.  If HOLD_EACH, each chunk's range is
  * held while it is applied, otherwise the caller holds the whole range;
- * chunks that no caller holds, without FUA, are deferred when they can
- * be. */
+ * chunks that no caller holds are deferred when they can be. */
 static int
 write_sectors (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
-               bool fua, bool hold_each)
+               bool hold_each)
 {
-  bool defer = hold_each && !fua && d->wb;
+  bool defer = hold_each && d->wb;
   uint64_t max = defer ? defer_sectors (d) : chunk_sectors (d);
 
   while (n > 0) {
     uint64_t chunk = n < max ? n : max;
     int r = defer ? defer_write (d, buf, sector, chunk)
-                  : write_chunk (d, buf, sector, chunk, fua, hold_each);
+                  : write_chunk (d, buf, sector, chunk, hold_each);
 
     if (r == 0 && hold_each)
       r = bound_dirty_tags (d);
@@ -939,7 +955,7 @@ write_sectors (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
  * hold as the write, so no other request can change them in between. */
 static int
 write_unaligned (struct disk *d, const void *buf, uint32_t count,
-                 uint64_t offset, bool fua)
+                 uint64_t offset)
 {
   uint64_t ss = d->sb.sector_size, first, n;
   struct range_hold hold;
@@ -956,37 +972,74 @@ write_unaligned (struct disk *d, const void *buf, uint32_t count,
     r = read_locked (d, bounce + (n - 1) * ss, first + n - 1, 1);
   if (r == 0) {
     memcpy (bounce + offset % ss, buf, count);
-    r = write_sectors (d, bounce, first, n, fua, false);
+    r = write_sectors (d, bounce, first, n, false);
   }
   rangelock_release (&d->rl, &hold);
   free (bounce);
+  return r == 0 ? bound_dirty_tags (d) : -1;
+}
+
+/* Makes every change acknowledged so far durable: commits and applies
+ * the deferred writes, then has the journal sync the disk and mark the
+ * flush; with no journal, the tags go home. */
+static int
+flush_all (struct disk *d)
+{
+  int r;
+
+  /* Each deferred write's error was logged when it failed. */
+  if (d->wb && writeback_flush (d->wb) == -1)
+    return -1;
+  r = d->j ? journal_flush (d->j) : flush_tags (d);
+  if (r == -1) {
+    atomic_fetch_add (&d->stats.io_errors, 1);
+    ratelimit_log (&d->io_error_log, NI_LOG_ERROR, "%s: flush: %m", d->b->name);
+  }
   return r;
+}
+
+/* The opening of every change: a disk open for writing, and a range
+ * within it. */
+static int
+check_change (const struct disk *d, uint64_t count, uint64_t offset)
+{
+  if (!d->writable) {
+    errno = EROFS;
+    return -1;
+  }
+  return check_range (d, count, offset);
+}
+
+/* A change with FUA is made durable before it returns, as a flush would:
+ * so a flush mark covers it, and recovery can tell its loss from a crash
+ * (journal.h). */
+static int
+finish_change (struct disk *d, int r, bool fua)
+{
+  return r == 0 && fua ? flush_all (d) : r;
 }
 
 int
 disk_write (struct disk *d, const void *buf, uint32_t count, uint64_t offset,
             bool fua)
 {
-  if (!d->writable) {
-    errno = EROFS;
-    return -1;
-  }
-  if (check_range (d, count, offset) == -1)
+  int r;
+
+  if (check_change (d, count, offset) == -1)
     return -1;
   atomic_fetch_add (&d->stats.writes, 1);
   atomic_fetch_add (&d->stats.bytes_written, count);
-  if (!aligned (d, count, offset))
-    return write_unaligned (d, buf, count, offset, fua) == -1
-               ? -1
-               : bound_dirty_tags (d);
-  return write_sectors (d, buf, offset / d->sb.sector_size,
-                        count / d->sb.sector_size, fua, true);
+  if (aligned (d, count, offset))
+    r = write_sectors (d, buf, offset / d->sb.sector_size,
+                       count / d->sb.sector_size, true);
+  else
+    r = write_unaligned (d, buf, count, offset);
+  return finish_change (d, r, fua);
 }
 
 /* Discards sectors [FIRST, END) in chunks, each held while applied. */
 static int
-discard_sectors (struct disk *d, uint64_t first, uint64_t end, bool must_zero,
-                 bool fua)
+discard_sectors (struct disk *d, uint64_t first, uint64_t end, bool must_zero)
 {
   const uint64_t max = UINT32_MAX / 2;
   struct range_hold hold;
@@ -996,7 +1049,7 @@ discard_sectors (struct disk *d, uint64_t first, uint64_t end, bool must_zero,
     int r;
 
     rangelock_acquire (&d->rl, &hold, first, first + chunk, true);
-    r = apply_locked (d, NULL, first, chunk, NULL, must_zero, fua);
+    r = apply_locked (d, NULL, first, chunk, NULL, must_zero);
     rangelock_release (&d->rl, &hold);
     if (r == 0)
       r = bound_dirty_tags (d);
@@ -1011,22 +1064,19 @@ int
 disk_trim (struct disk *d, uint32_t count, uint64_t offset, bool fua)
 {
   uint64_t ss = d->sb.sector_size;
+  int r;
 
-  if (!d->writable) {
-    errno = EROFS;
-    return -1;
-  }
-  if (check_range (d, count, offset) == -1)
+  if (check_change (d, count, offset) == -1)
     return -1;
   atomic_fetch_add (&d->stats.trims, 1);
   /* Trim is advisory: sectors it covers only in part keep their data. */
-  return discard_sectors (d, (offset + ss - 1) / ss, (offset + count) / ss,
-                          false, fua);
+  r = discard_sectors (d, (offset + ss - 1) / ss, (offset + count) / ss, false);
+  return finish_change (d, r, fua);
 }
 
 /* Writes zeroes over [OFFSET, OFFSET+COUNT), all within one sector. */
 static int
-zero_partial (struct disk *d, uint32_t count, uint64_t offset, bool fua)
+zero_partial (struct disk *d, uint32_t count, uint64_t offset)
 {
   static const uint8_t zeroes[4096];
 
@@ -1035,7 +1085,7 @@ zero_partial (struct disk *d, uint32_t count, uint64_t offset, bool fua)
                             (offset + count - 1) / d->sb.sector_size);
   if (count == 0)
     return 0;
-  return write_unaligned (d, zeroes, count, offset, fua);
+  return write_unaligned (d, zeroes, count, offset);
 }
 
 int
@@ -1043,40 +1093,26 @@ disk_zero (struct disk *d, uint32_t count, uint64_t offset, bool fua)
 {
   uint64_t ss = d->sb.sector_size;
   uint64_t first = (offset + ss - 1) / ss, end = (offset + count) / ss;
+  int r;
 
-  if (!d->writable) {
-    errno = EROFS;
-    return -1;
-  }
-  if (check_range (d, count, offset) == -1)
+  if (check_change (d, count, offset) == -1)
     return -1;
   atomic_fetch_add (&d->stats.writes, 1);
   if (first > end) /* within one sector */
-    return zero_partial (d, count, offset, fua);
+    r = zero_partial (d, count, offset);
   /* The head and tail sectors, covered in part (two of them and no whole
    * one in between when FIRST == END), then the whole sectors. */
-  if (zero_partial (d, first * ss - offset, offset, fua) == -1 ||
-      zero_partial (d, offset + count - end * ss, end * ss, fua) == -1)
-    return -1;
-  return discard_sectors (d, first, end, true, fua);
+  else if (zero_partial (d, first * ss - offset, offset) == -1 ||
+           zero_partial (d, offset + count - end * ss, end * ss) == -1)
+    r = -1;
+  else
+    r = discard_sectors (d, first, end, true);
+  return finish_change (d, r, fua);
 }
 
 int
 disk_flush (struct disk *d)
 {
-  int r;
-
   atomic_fetch_add (&d->stats.flushes, 1);
-  if (!d->writable)
-    return 0;
-  /* Each deferred write's error was logged when it failed. */
-  if (d->wb && writeback_flush (d->wb) == -1)
-    return -1;
-  /* The journal holds the tags; with none, they must go home now. */
-  r = d->j ? backing_sync (d->b) : flush_tags (d);
-  if (r == -1) {
-    atomic_fetch_add (&d->stats.io_errors, 1);
-    ratelimit_log (&d->io_error_log, NI_LOG_ERROR, "%s: flush: %m", d->b->name);
-  }
-  return r;
+  return d->writable ? flush_all (d) : 0;
 }

@@ -1,4 +1,5 @@
 /* The write-ahead journal of tags: see journal.h. */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -8,12 +9,11 @@
 
 #include "deadline.h"
 #include "journal.h"
-#include "le.h"
 #include "report.h"
 
-/* Most data blocks after one header block, and most blocks a record
- * takes: the limits a scan checks. */
-#define MAX_GROUP_BLOCKS 64
+/* Most blocks of one group and of one record: a scan takes no more data
+ * blocks after a group's headers (JOURNAL_MAX_GROUP_DATA). */
+#define MAX_GROUP_BLOCKS (JOURNAL_MAX_GROUP_DATA + 1)
 /* Most blocks one commit writes, header groups one after another. */
 #define MAX_BATCH_BLOCKS 1024
 /* Deferred writes queue up by the thousand: one commit takes them all. */
@@ -22,290 +22,9 @@
 #define COMMIT_DELAY_MS 100
 
 uint32_t
-journal_record_max (unsigned tag_size)
-{
-  return (JOURNAL_PAYLOAD - JOURNAL_RECORD_HEADER) / tag_size;
-}
-
-uint32_t
 journal_sectors_max (unsigned tag_size)
 {
   return journal_record_max (tag_size) * (MAX_GROUP_BLOCKS / 4);
-}
-
-uint32_t
-journal_data_sectors_max (const struct superblock *sb)
-{
-  uint32_t by_blocks = (MAX_GROUP_BLOCKS / 2) * SB_BLOCK / sb->sector_size;
-  uint32_t by_tags = journal_record_max (sb->tag_size);
-
-  return by_blocks < by_tags ? by_blocks : by_tags;
-}
-
-static bool
-has_tags (const struct journal_record *rec)
-{
-  return rec->kind == JREC_TAGS || rec->kind == JREC_DATA;
-}
-
-static size_t
-record_bytes (const struct superblock *sb, const struct journal_record *rec)
-{
-  size_t tags = has_tags (rec) ? (size_t)rec->count * sb->tag_size : 0;
-  return JOURNAL_RECORD_HEADER + tags;
-}
-
-/* Blocks the data of REC takes after its header block. */
-static uint64_t
-data_blocks (const struct superblock *sb, const struct journal_record *rec)
-{
-  uint64_t bytes = (uint64_t)rec->count * sb->sector_size;
-
-  return rec->kind == JREC_DATA ? (bytes + SB_BLOCK - 1) / SB_BLOCK : 0;
-}
-
-/* Encodes as much of REC as fits in SPACE bytes at P.  Returns the bytes
- * used (0 if not even one sector fits) and advances REC past them. */
-static size_t
-encode_record (const struct superblock *sb, struct journal_record *rec,
-               uint8_t *p, size_t space)
-{
-  uint32_t count = rec->count;
-  size_t tag_bytes;
-
-  if (space < JOURNAL_RECORD_HEADER + (has_tags (rec) ? sb->tag_size : 0))
-    return 0;
-  if (has_tags (rec) && record_bytes (sb, rec) > space) {
-    if (rec->kind == JREC_DATA)
-      return 0; /* never split: its data blocks follow its header */
-    count = (space - JOURNAL_RECORD_HEADER) / sb->tag_size;
-  }
-  le64_put (p, rec->sector);
-  le32_put (p + 8, count);
-  le16_put (p + 12, rec->kind);
-  le16_put (p + 14, 0);
-  tag_bytes = has_tags (rec) ? (size_t)count * sb->tag_size : 0;
-  if (tag_bytes) {
-    memcpy (p + JOURNAL_RECORD_HEADER, rec->tags, tag_bytes);
-    rec->tags += tag_bytes;
-  }
-  rec->sector += count;
-  rec->count -= count;
-  return JOURNAL_RECORD_HEADER + tag_bytes;
-}
-
-static uint32_t
-block_crc (const struct superblock *sb, const uint8_t *block)
-{
-  return crc32c (crc32c (0, sb->uuid, DISK_UUID_SIZE), block, SB_BLOCK - 4);
-}
-
-static void
-block_mac (const struct superblock *sb, const uint8_t *block,
-           uint8_t mac[JOURNAL_MAC_SIZE])
-{
-  hasher_tag (sb->auth, sb->uuid, HASH_DOMAIN_JOURNAL, block,
-              JOURNAL_MAC_OFFSET, mac);
-}
-
-/* A block with a good CRC: is it the key holder's? */
-static bool
-block_authentic (const struct superblock *sb, uint64_t seq,
-                 const uint8_t *block)
-{
-  uint8_t mac[JOURNAL_MAC_SIZE];
-
-  if (sb->auth == NULL)
-    return true;
-  block_mac (sb, block, mac);
-  if (hasher_tag_equal (sb->auth, mac, block + JOURNAL_MAC_OFFSET))
-    return true;
-  ni_log (NI_LOG_WARNING,
-          "journal block %" PRIu64 " has a good checksum but fails "
-          "authentication with the disk's key: it was written by someone "
-          "without the key.  Recovery ignores it and every block after it",
-          seq);
-  return false;
-}
-
-void
-journal_block_encode (const struct superblock *sb, uint64_t seq,
-                      struct journal_record *recs, size_t n, size_t *done,
-                      uint8_t block[SB_BLOCK])
-{
-  size_t used = 0;
-  uint32_t nrec = 0;
-
-  memset (block, 0, SB_BLOCK);
-  while (*done < n) {
-    size_t r = encode_record (sb, &recs[*done], block + JOURNAL_HEADER + used,
-                              JOURNAL_PAYLOAD - used);
-    if (r == 0)
-      break;
-    used += r;
-    nrec++;
-    if (recs[*done].count > 0)
-      break; /* split: the rest goes in the next block */
-    ++*done;
-  }
-  le32_put (block, JOURNAL_MAGIC);
-  le32_put (block + 4, nrec);
-  le64_put (block + 8, seq);
-  le32_put (block + 16, used);
-  if (sb->auth)
-    block_mac (sb, block, block + JOURNAL_MAC_OFFSET);
-  le32_put (block + SB_BLOCK - 4, block_crc (sb, block));
-}
-
-/* Checks record REC decoded from a block with a good checksum. */
-static bool
-record_valid (const struct superblock *sb, const struct journal_record *rec)
-{
-  return rec->count > 0 && (has_tags (rec) || rec->kind == JREC_UNWRITTEN) &&
-         (rec->kind != JREC_DATA ||
-          rec->count <= journal_data_sectors_max (sb)) &&
-         rec->sector < sb->data_sectors &&
-         rec->count <= sb->data_sectors - rec->sector;
-}
-
-int
-journal_block_decode (const struct superblock *sb, uint64_t seq,
-                      const uint8_t block[SB_BLOCK], journal_record_fn fn,
-                      void *opaque)
-{
-  uint32_t nrec = le32_get (block + 4);
-  uint32_t used = le32_get (block + 16);
-  const uint8_t *p = block + JOURNAL_HEADER;
-
-  if (le32_get (block) != JOURNAL_MAGIC || le64_get (block + 8) != seq ||
-      le32_get (block + SB_BLOCK - 4) != block_crc (sb, block) ||
-      !block_authentic (sb, seq, block))
-    return 0;
-  if (used > JOURNAL_PAYLOAD)
-    goto bad;
-  for (uint32_t i = 0; i < nrec; i++) {
-    struct journal_record rec;
-
-    if (p + JOURNAL_RECORD_HEADER > block + JOURNAL_HEADER + used)
-      goto bad;
-    rec.sector = le64_get (p);
-    rec.count = le32_get (p + 8);
-    rec.kind = le16_get (p + 12);
-    rec.tags = has_tags (&rec) ? p + JOURNAL_RECORD_HEADER : NULL;
-    rec.data = NULL;
-    if (!record_valid (sb, &rec) ||
-        p + record_bytes (sb, &rec) > block + JOURNAL_HEADER + used)
-      goto bad;
-    p += record_bytes (sb, &rec);
-    if (fn && fn (opaque, seq, &rec) == -1)
-      return -1;
-  }
-  return 1;
-
-bad:
-  ni_error_set ("journal block %" PRIu64 " has a good checksum but a record "
-                "out of range: the journal was written by a different "
-                "version, or is damaged",
-                seq);
-  errno = EUCLEAN;
-  return -1;
-}
-
-static uint64_t
-block_offset (const struct superblock *sb, uint64_t seq)
-{
-  return sb->journal_offset + seq % sb_journal_blocks (sb) * SB_BLOCK;
-}
-
-/* The records of one header block, as journal_scan gathers them. */
-struct block_records {
-  struct journal_record recs[JOURNAL_PAYLOAD / JOURNAL_RECORD_HEADER];
-  size_t n;
-  uint64_t data_blocks;
-  const struct superblock *sb;
-};
-
-static int
-gather (void *opaque, uint64_t seq, const struct journal_record *rec)
-{
-  struct block_records *br = opaque;
-
-  (void)seq;
-  br->recs[br->n++] = *rec;
-  br->data_blocks += data_blocks (br->sb, rec);
-  return 0;
-}
-
-static int
-read_block (struct backing *b, const struct superblock *sb, uint64_t seq,
-            uint8_t *block)
-{
-  if (backing_pread (b, block, SB_BLOCK, block_offset (sb, seq)) == 0)
-    return 0;
-  ni_error_set ("%s: reading journal block %" PRIu64 ": %m", b->name, seq);
-  return -1;
-}
-
-/* Reads the data blocks after header block SEQ and points each data
- * record of BR at its data in BUF. */
-static int
-read_data (struct backing *b, const struct superblock *sb, uint64_t seq,
-           struct block_records *br, uint8_t *buf)
-{
-  uint64_t next = 0;
-
-  for (uint64_t i = 0; i < br->data_blocks; i++)
-    if (read_block (b, sb, seq + 1 + i, buf + i * SB_BLOCK) == -1)
-      return -1;
-  for (size_t i = 0; i < br->n; i++) {
-    if (br->recs[i].kind != JREC_DATA)
-      continue;
-    br->recs[i].data = buf + next * SB_BLOCK;
-    next += data_blocks (sb, &br->recs[i]);
-  }
-  return 0;
-}
-
-int
-journal_scan (struct backing *b, const struct superblock *sb,
-              journal_record_fn fn, void *opaque, uint64_t *head)
-{
-  uint64_t seq = sb->journal_tail_seq;
-  uint64_t end = seq + sb_journal_blocks (sb);
-  uint8_t block[SB_BLOCK], *data = malloc (MAX_GROUP_BLOCKS * SB_BLOCK);
-  struct block_records *br = malloc (sizeof *br);
-  int r = -1;
-
-  if (data == NULL || br == NULL)
-    goto out;
-  while (seq < end) {
-    int valid;
-
-    br->n = br->data_blocks = 0;
-    br->sb = sb;
-    if (read_block (b, sb, seq, block) == -1)
-      goto out;
-    valid = journal_block_decode (sb, seq, block, gather, br);
-    if (valid == -1)
-      goto out;
-    /* A header whose data would not fit in the ring is not a real one. */
-    if (valid == 0 || br->data_blocks >= MAX_GROUP_BLOCKS ||
-        seq + 1 + br->data_blocks > end)
-      break;
-    if (read_data (b, sb, seq, br, data) == -1)
-      goto out;
-    for (size_t i = 0; i < br->n; i++)
-      if (fn && fn (opaque, seq, &br->recs[i]) == -1)
-        goto out;
-    seq += 1 + br->data_blocks;
-  }
-  *head = seq;
-  r = 0;
-
-out:
-  free (data);
-  free (br);
-  return r;
 }
 
 struct journal {
@@ -327,6 +46,17 @@ struct journal {
   bool busy;                     /* a leader is committing (or capturing) */
   uint64_t head, tail;           /* block sequence numbers */
   uint64_t in_flight;            /* committed, not yet applied */
+  uint64_t attempts;             /* commits tried, for their headers */
+  /* The head after the last commit with a change in it, and the sequence
+   * the newest flush mark covers up to: a flush with nothing between them
+   * writes no mark. */
+  uint64_t changed_to, marked_to;
+  /* Commits with records in flight, oldest first: a ring of PENDING_CAP
+   * entries from pending_first, pending_n of them in use. */
+  struct pending_commit {
+    uint64_t start, left;
+  } * pending;
+  size_t pending_first, pending_n, pending_cap;
   enum { CKPT_IDLE, CKPT_CAPTURED, CKPT_COMPLETING } ckpt;
   void *captured;     /* what the checkpoint writes home */
   uint64_t ckpt_tail; /* the tail once it is complete */
@@ -358,7 +88,7 @@ journal_open (struct backing *b, const struct superblock *sb, uint64_t head,
   j->cp = cp;
   j->opaque = opaque;
   j->queue_end = &j->queue;
-  j->head = j->tail = head;
+  j->head = j->tail = j->changed_to = j->marked_to = head;
   j->stats.last_checkpoint_time = time (NULL); /* it opens empty */
   pthread_mutex_init (&j->lock, NULL);
   pthread_condattr_init (&attr);
@@ -399,6 +129,7 @@ journal_close (struct journal *j)
   }
   pthread_cond_destroy (&j->changed);
   pthread_mutex_destroy (&j->lock);
+  free (j->pending);
   free (j->buf);
   free (j);
 }
@@ -416,12 +147,14 @@ blocks_needed (const struct journal *j, size_t bytes)
 }
 
 /* An upper bound on the blocks of a batch of records of BYTES with DATA
- * data blocks: encode_batch starts a new header block after at least half
- * MAX_GROUP_BLOCKS of data. */
+ * data blocks: encode_batch starts a new group after at least half
+ * MAX_GROUP_BLOCKS of data, and every group has two header blocks. */
 static uint64_t
 batch_blocks (const struct journal *j, size_t bytes, uint64_t data)
 {
-  return blocks_needed (j, bytes) + data / (MAX_GROUP_BLOCKS / 2) + data;
+  uint64_t groups = blocks_needed (j, bytes) + data / (MAX_GROUP_BLOCKS / 2);
+
+  return JOURNAL_GROUP_HEADERS * groups + data;
 }
 
 /* Most blocks one batch may take: a quarter of the ring, so that a
@@ -446,8 +179,8 @@ take_batch (struct journal *j, struct journal_entry **taken, uint64_t *blocks)
 
   *taken = j->queue;
   for (struct journal_entry *w = j->queue; w; w = w->next) {
-    size_t more = record_bytes (&j->sb, &w->rec);
-    uint64_t more_data = data_blocks (&j->sb, &w->rec);
+    size_t more = journal_record_bytes (&j->sb, &w->rec);
+    uint64_t more_data = journal_record_data_blocks (&j->sb, &w->rec);
     if (n > 0 &&
         (n == MAX_BATCH_RECORDS ||
          batch_blocks (j, bytes + more, data + more_data) > batch_limit (j)))
@@ -474,7 +207,7 @@ encode_data (struct journal *j, size_t first, size_t last, uint64_t block)
   for (size_t i = first; i < last; i++) {
     const struct journal_record *rec = &j->whole[i];
     size_t bytes = (size_t)rec->count * j->sb.sector_size;
-    uint64_t nb = data_blocks (&j->sb, rec);
+    uint64_t nb = journal_record_data_blocks (&j->sb, rec);
     uint8_t *p = j->buf + (block + used) * SB_BLOCK;
 
     if (nb == 0)
@@ -495,7 +228,7 @@ group_end (const struct journal *j, size_t first, size_t n)
   size_t i;
 
   for (i = first; i < n; i++) {
-    uint64_t more = data_blocks (&j->sb, &j->whole[i]);
+    uint64_t more = journal_record_data_blocks (&j->sb, &j->whole[i]);
     if (i > first && data + more >= MAX_GROUP_BLOCKS)
       break;
     data += more;
@@ -503,21 +236,49 @@ group_end (const struct journal *j, size_t first, size_t n)
   return i;
 }
 
-/* Encodes the batch into buf; returns the blocks used. */
+/* Encodes one group's header and its copy at block BLOCK of buf, from
+ * the batch's records [*DONE, LAST), advancing *DONE. */
+static void
+encode_headers (struct journal *j, struct journal_block_info *info,
+                size_t *done, size_t last, uint64_t block)
+{
+  uint8_t *header = j->buf + block * SB_BLOCK;
+
+  info->seq = info->commit + block;
+  info->copy = 0;
+  journal_block_encode (&j->sb, info, j->batch, last, done, header);
+  memcpy (header + SB_BLOCK, header, SB_BLOCK);
+  info->seq++;
+  info->copy = 1;
+  journal_block_reseal (&j->sb, info, header + SB_BLOCK);
+}
+
+/* Encodes the batch of N records into buf as the commit INFO describes
+ * (its start, attempt and tail); returns the blocks used.  Each header
+ * gives the commit's length, known once all are encoded. */
 static uint64_t
-encode_batch (struct journal *j, size_t n)
+encode_batch (struct journal *j, size_t n, struct journal_block_info *info)
 {
   size_t done = 0;
-  uint64_t blocks = 0;
+  uint64_t blocks = 0, headers[MAX_BATCH_BLOCKS / JOURNAL_GROUP_HEADERS];
+  size_t groups = 0;
 
+  info->commit_blocks = 0;
   while (done < n) {
     size_t first = done;
-    journal_block_encode (&j->sb, j->head + blocks, j->batch,
-                          group_end (j, first, n), &done,
-                          j->buf + blocks * SB_BLOCK);
-    blocks++;
+    headers[groups++] = blocks;
+    encode_headers (j, info, &done, group_end (j, first, n), blocks);
+    blocks += JOURNAL_GROUP_HEADERS;
     blocks += encode_data (j, first, done, blocks);
   }
+  info->commit_blocks = blocks;
+  for (size_t g = 0; g < groups; g++)
+    for (uint32_t copy = 0; copy < JOURNAL_GROUP_HEADERS; copy++) {
+      info->seq = info->commit + headers[g] + copy;
+      info->copy = copy;
+      journal_block_reseal (&j->sb, info,
+                            j->buf + (headers[g] + copy) * SB_BLOCK);
+    }
   return blocks;
 }
 
@@ -530,7 +291,8 @@ write_blocks (struct journal *j, uint64_t blocks)
   uint64_t first = blocks < j->nr_blocks - pos ? blocks : j->nr_blocks - pos;
 
   if (backing_pwrite (j->b, j->buf, first * SB_BLOCK,
-                      block_offset (&j->sb, j->head), BACKING_DSYNC) == -1)
+                      journal_block_offset (&j->sb, j->head),
+                      BACKING_DSYNC) == -1)
     return -1;
   if (first < blocks &&
       backing_pwrite (j->b, j->buf + first * SB_BLOCK,
@@ -621,10 +383,12 @@ maybe_want_checkpoint (struct journal *j)
  * callers, and applies the deferred ones here (the lock dropped), so that
  * they are in place before the next batch is written. */
 static void
-finish_batch (struct journal *j, struct journal_entry *e, size_t n, int err)
+finish_batch (struct journal *j, struct journal_entry *e, size_t n,
+              uint64_t commit, int err)
 {
   for (size_t i = 0; i < n; i++) {
     struct journal_entry *next = e->next; /* apply may free e */
+    e->commit = commit;
     if (e->apply) {
       pthread_mutex_unlock (&j->lock);
       e->apply (e, err);
@@ -638,6 +402,63 @@ finish_batch (struct journal *j, struct journal_entry *e, size_t n, int err)
   j->completed += n;
 }
 
+/* The pending ring (struct journal): room for one more commit. */
+static int
+reserve_pending_locked (struct journal *j)
+{
+  size_t cap = j->pending_cap ? 2 * j->pending_cap : 16;
+  struct pending_commit *p;
+
+  if (j->pending_n < j->pending_cap)
+    return 0;
+  p = malloc (cap * sizeof *p);
+  if (p == NULL)
+    return -1;
+  for (size_t i = 0; i < j->pending_n; i++)
+    p[i] = j->pending[(j->pending_first + i) % j->pending_cap];
+  free (j->pending);
+  j->pending = p;
+  j->pending_cap = cap;
+  j->pending_first = 0;
+  return 0;
+}
+
+static struct pending_commit *
+pending_at (struct journal *j, size_t i)
+{
+  return &j->pending[(j->pending_first + i) % j->pending_cap];
+}
+
+/* The sequence below which every committed record has been applied. */
+static uint64_t
+applied_below_locked (struct journal *j)
+{
+  return j->pending_n ? pending_at (j, 0)->start : j->head;
+}
+
+/* What a successful commit of the batch's N records, BLOCKS blocks from
+ * START, changes: the head, the records in flight, and how far changes
+ * and flush marks go. */
+static void
+note_commit_locked (struct journal *j, uint64_t start, uint64_t blocks,
+                    size_t n)
+{
+  *pending_at (j, j->pending_n++) = (struct pending_commit){start, n};
+  j->head += blocks;
+  j->in_flight += n;
+  for (size_t i = 0; i < n; i++)
+    if (j->whole[i].kind != JREC_FLUSH) {
+      j->changed_to = j->head;
+      j->stats.records++;
+    } else {
+      j->stats.marks++;
+      if (j->whole[i].sector > j->marked_to)
+        j->marked_to = j->whole[i].sector;
+    }
+  j->stats.commits++;
+  maybe_want_checkpoint (j);
+}
+
 /* Commits one batch as leader.  Called with the lock held and busy set;
  * drops the lock for I/O. */
 static void
@@ -646,27 +467,28 @@ lead_commit (struct journal *j)
   struct journal_entry *taken;
   uint64_t blocks;
   size_t n = take_batch (j, &taken, &blocks);
-  int r = 0, err = 0;
+  struct journal_block_info info = {.mode = j->sb.mode};
+  int r, err = 0;
 
   r = make_room_locked (j, blocks);
+  if (r == 0 && (r = reserve_pending_locked (j)) == -1)
+    errno = ENOMEM;
   if (r == 0) {
+    info.commit = j->head;
+    info.attempt = ++j->attempts;
+    info.tail = j->tail;
     pthread_mutex_unlock (&j->lock);
-    blocks = encode_batch (j, n);
+    blocks = encode_batch (j, n, &info);
     r = write_blocks (j, blocks);
     pthread_mutex_lock (&j->lock);
   }
   if (r == -1)
     err = errno ? errno : EIO;
-  if (r == 0) {
-    /* A failed write does not advance the head: the next commit rewrites
-     * those blocks, so no gap can end a later scan early. */
-    j->head += blocks;
-    j->in_flight += n;
-    j->stats.commits++;
-    j->stats.records += n;
-    maybe_want_checkpoint (j);
-  }
-  finish_batch (j, taken, n, err);
+  /* A failed write does not advance the head: the next commit rewrites
+   * those blocks, so no gap can end a later scan early. */
+  if (r == 0)
+    note_commit_locked (j, info.commit, blocks, n);
+  finish_batch (j, taken, n, info.commit, err);
 }
 
 /* Leads commits, or waits for other leaders, until DONE says so.  Called
@@ -703,8 +525,8 @@ completed_to (struct journal *j, void *arg)
 static bool
 record_fits (const struct journal *j, const struct journal_record *rec)
 {
-  return blocks_needed (j, record_bytes (&j->sb, rec)) +
-             data_blocks (&j->sb, rec) <=
+  return blocks_needed (j, journal_record_bytes (&j->sb, rec)) +
+             journal_record_data_blocks (&j->sb, rec) <=
          MAX_GROUP_BLOCKS;
 }
 
@@ -720,7 +542,8 @@ enqueue_locked (struct journal *j, struct journal_entry *e)
 }
 
 int
-journal_commit (struct journal *j, const struct journal_record *rec)
+journal_commit (struct journal *j, const struct journal_record *rec,
+                uint64_t *commit)
 {
   struct journal_entry e = {.rec = *rec};
 
@@ -736,6 +559,7 @@ journal_commit (struct journal *j, const struct journal_record *rec)
     errno = e.err;
     return -1;
   }
+  *commit = e.commit;
   return 0;
 }
 
@@ -785,12 +609,47 @@ journal_kick (struct journal *j)
 }
 
 void
-journal_applied (struct journal *j)
+journal_applied (struct journal *j, uint64_t commit)
 {
+  size_t i;
+
   pthread_mutex_lock (&j->lock);
-  if (--j->in_flight == 0)
+  for (i = 0; i < j->pending_n && pending_at (j, i)->start != commit; i++)
+    ;
+  assert (i < j->pending_n && pending_at (j, i)->left > 0);
+  pending_at (j, i)->left--;
+  /* The oldest commits wholly applied leave: a flush may be waiting. */
+  for (; j->pending_n && pending_at (j, 0)->left == 0; j->pending_n--)
+    j->pending_first = (j->pending_first + 1) % j->pending_cap;
+  if (--j->in_flight == 0 || i == 0)
     pthread_cond_broadcast (&j->changed);
   pthread_mutex_unlock (&j->lock);
+}
+
+int
+journal_flush (struct journal *j)
+{
+  struct journal_record mark = {.kind = JREC_FLUSH};
+  uint64_t upto, commit;
+  bool changed;
+
+  pthread_mutex_lock (&j->lock);
+  upto = j->head;
+  while (applied_below_locked (j) < upto)
+    pthread_cond_wait (&j->changed, &j->lock);
+  changed = j->changed_to > j->marked_to;
+  pthread_mutex_unlock (&j->lock);
+  if (backing_sync (j->b) == -1)
+    return -1;
+  if (!changed)
+    return 0;
+  /* Only now is what the mark says true: a mark is never ahead of the
+   * data it covers (journal-format.h). */
+  mark.sector = upto;
+  if (journal_commit (j, &mark, &commit) == -1)
+    return -1;
+  journal_applied (j, commit);
+  return 0;
 }
 
 int

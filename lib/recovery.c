@@ -17,12 +17,14 @@
 struct entry {
   uint64_t sector;
   uint64_t order;
+  bool flushed;              /* its record is below the newest flush mark */
   uint8_t tag[HASH_MAX_TAG]; /* the sector's unwritten tag for a trim */
 };
 
 struct collected {
   const struct superblock *sb;
   const struct hasher *h;
+  const struct journal_scan *js;
   struct entry *entries;
   size_t n, cap;
   uint64_t records;
@@ -61,12 +63,11 @@ grow (struct collected *c, size_t more)
 }
 
 static int
-collect_record (void *opaque, uint64_t seq, const struct journal_record *rec)
+collect_record (struct collected *c, uint64_t seq,
+                const struct journal_record *rec)
 {
-  struct collected *c = opaque;
   unsigned ts = c->sb->tag_size;
 
-  (void)seq;
   if (grow (c, rec->count) == -1) {
     ni_error_set ("recovery: out of memory for %zu journal entries", c->n);
     return -1;
@@ -75,7 +76,8 @@ collect_record (void *opaque, uint64_t seq, const struct journal_record *rec)
     struct entry *e = &c->entries[c->n];
     e->sector = rec->sector + i;
     e->order = c->n++;
-    if (rec->kind == JREC_TAGS)
+    e->flushed = seq < c->js->flushed_to;
+    if (rec->kind != JREC_UNWRITTEN)
       memcpy (e->tag, rec->tags + (size_t)i * ts, ts);
     else
       hasher_unwritten_tag (c->h, c->sb->uuid, e->sector, e->tag);
@@ -111,32 +113,52 @@ is_unwritten (const struct sector_seen *s, const uint8_t *tag)
 
 /* Does candidate TAG accept the sector? */
 static bool
-candidate_matches (const struct sector_seen *s, const uint8_t *tag,
-                   bool at_home)
+candidate_matches (const struct sector_seen *s, const uint8_t *tag)
 {
   if (is_unwritten (s, tag))
-    return s->zero || at_home;
+    return s->zero;
   return hasher_tag_equal (s->h, tag, s->computed);
 }
 
-/* Makes a torn sector fail verification until it is rewritten.  Its home
- * tag may not do that: the unwritten tag would read it as zeroes.  A tag
- * one bit off the data's own cannot match the data and is never the
- * unwritten tag. */
+/* Makes a sector fail verification until it is rewritten: a tag one bit
+ * off the data's own cannot match the data and is never the unwritten
+ * tag.  Its home tag may not do that: it may be the unwritten tag, which
+ * reads as zeroes, or the tag of an older version the data still holds. */
 static int
-poison_sector (struct tagstore *ts, const struct sector_seen *s,
-               const uint8_t *home)
+poison_sector (struct tagstore *ts, const struct sector_seen *s)
 {
   unsigned tag_size = s->sb->tag_size;
   uint8_t poison[HASH_MAX_TAG];
 
-  if (!is_unwritten (s, home))
-    return 0; /* the data already fails against it */
   memcpy (poison, s->computed, tag_size);
   poison[tag_size - 1] ^= 1;
   if (is_unwritten (s, poison))
     poison[0] ^= 1;
   return tagstore_set (ts, s->sector, 1, poison);
+}
+
+/* The newest of E[0..N) that is flushed, or N if none is. */
+static size_t
+newest_flushed (const struct entry *e, size_t n)
+{
+  for (size_t i = n; i-- > 0;)
+    if (e[i].flushed)
+      return i;
+  return n;
+}
+
+/* Decides S when no candidate from the newest flushed record on accepts
+ * its data (recovery.h): HOME is its tag at home, FLUSHED the newest
+ * flushed record or NULL. */
+static enum recovery_decision
+decide_unmatched (const struct sector_seen *s, const uint8_t *home,
+                  const struct entry *flushed)
+{
+  if (flushed)
+    return is_unwritten (s, flushed->tag) ? RECOVERY_NEW : RECOVERY_NEITHER;
+  if (is_unwritten (s, home) || hasher_tag_equal (s->h, home, s->computed))
+    return RECOVERY_OLD;
+  return RECOVERY_NEITHER;
 }
 
 /* Decides one sector whose journal entries are E[0..N), oldest first. */
@@ -147,6 +169,8 @@ decide_sector (struct backing *b, const struct superblock *sb,
                enum recovery_decision *d)
 {
   struct sector_seen s = {.sb = sb, .h = h, .sector = e[0].sector};
+  size_t from = newest_flushed (e, n);
+  const struct entry *flushed = from < n ? &e[from] : NULL;
   uint8_t home[HASH_MAX_TAG];
 
   if (backing_pread (b, data, sb->sector_size, sb_data_offset (sb, s.sector)) ==
@@ -158,21 +182,15 @@ decide_sector (struct backing *b, const struct superblock *sb,
   }
   hasher_tag (h, sb->uuid, s.sector, data, sb->sector_size, s.computed);
   s.zero = all_zero (data, sb->sector_size);
-  for (size_t i = n; i-- > 0;)
-    if (candidate_matches (&s, e[i].tag, false)) {
+  for (size_t i = n; i-- > (flushed ? from : 0);)
+    if (candidate_matches (&s, e[i].tag)) {
       *d = RECOVERY_NEW;
       return tagstore_set (ts, s.sector, 1, e[i].tag);
     }
-  /* An unwritten home tag is the old contents of the only write since
-   * the checkpoint, whatever that write left; with more writes, an
-   * earlier one may have been flushed, and garbage is then a torn write
-   * over it, not the old contents. */
-  if (candidate_matches (&s, home, n == 1)) {
-    *d = RECOVERY_OLD;
-    return 0;
-  }
-  *d = RECOVERY_NEITHER;
-  return poison_sector (ts, &s, home);
+  *d = decide_unmatched (&s, home, flushed);
+  if (*d == RECOVERY_NEW) /* a flushed trim or zero */
+    return tagstore_set (ts, s.sector, 1, flushed->tag);
+  return *d == RECOVERY_NEITHER ? poison_sector (ts, &s) : 0;
 }
 
 static void
@@ -211,9 +229,10 @@ decide_all (struct backing *b, const struct superblock *sb,
     count_decision (report, d);
     if (d == RECOVERY_NEITHER)
       ni_log (NI_LOG_WARNING,
-              "%s: sector %" PRIu64 ": recovery: data matches neither its "
-              "old nor its new tag (a torn write); it will fail "
-              "verification until it is rewritten",
+              "%s: sector %" PRIu64 ": recovery: its data is none of the "
+              "versions it may hold (a write torn by the crash, damage, or "
+              "a flushed write the disk lost); it fails verification until "
+              "it is rewritten",
               b->name, c->entries[i].sector);
     if (fn)
       fn (opaque, c->entries[i].sector, d);
@@ -234,15 +253,16 @@ struct replay {
   void *opaque;
 };
 
-/* True if every sector's journaled data matches its journaled tag: the
- * whole record reached the journal, so the write it carries is applied,
- * all of it or (a torn commit, never acknowledged) none of it. */
+/* True if REC carries data and every sector's journaled data matches its
+ * journaled tag: the whole record reached the journal and is intact. */
 static bool
 record_complete (const struct replay *rp, const struct journal_record *rec)
 {
   const struct superblock *sb = rp->sb;
   uint8_t computed[HASH_MAX_TAG];
 
+  if (rec->kind != JREC_DATA)
+    return false;
   for (uint32_t i = 0; i < rec->count; i++) {
     hasher_tag (rp->h, sb->uuid, rec->sector + i,
                 rec->data + (size_t)i * sb->sector_size, sb->sector_size,
@@ -269,22 +289,23 @@ write_home (const struct replay *rp, const struct journal_record *rec)
   return 0;
 }
 
+/* Replays one record (recovery.h): FLUSHED if its block is below the
+ * newest flush mark. */
 static int
-replay_record (void *opaque, uint64_t seq, const struct journal_record *rec)
+replay_record (struct replay *rp, bool flushed,
+               const struct journal_record *rec)
 {
-  struct replay *rp = opaque;
-  bool apply = rec->kind == JREC_UNWRITTEN ||
-               (rec->kind == JREC_DATA && record_complete (rp, rec));
+  bool complete = record_complete (rp, rec);
+  bool apply = rec->kind == JREC_UNWRITTEN || complete || flushed;
   enum recovery_decision d = apply ? RECOVERY_NEW : RECOVERY_OLD;
 
-  (void)seq;
   rp->report->records++;
-  if (apply && rec->kind == JREC_DATA && write_home (rp, rec) == -1)
+  if (complete && write_home (rp, rec) == -1)
     return -1;
-  if (apply && (rec->kind == JREC_DATA
-                    ? tagstore_set (rp->ts, rec->sector, rec->count, rec->tags)
-                    : tagstore_set_unwritten (rp->ts, rp->h, rec->sector,
-                                              rec->count)) == -1)
+  if (apply &&
+      (rec->kind == JREC_UNWRITTEN
+           ? tagstore_set_unwritten (rp->ts, rp->h, rec->sector, rec->count)
+           : tagstore_set (rp->ts, rec->sector, rec->count, rec->tags)) == -1)
     return -1;
   for (uint32_t i = 0; i < rec->count; i++) {
     rp->report->sectors++;
@@ -295,32 +316,54 @@ replay_record (void *opaque, uint64_t seq, const struct journal_record *rec)
   return 0;
 }
 
-/* Full mode: the journal holds the data, so recovery writes every complete
- * record home in order; writing it twice writes the same. */
-static int
-replay_full (struct backing *b, const struct superblock *sb,
-             const struct hasher *h, struct tagstore *ts,
-             struct recovery_report *report, recovery_sector_fn fn,
-             void *opaque)
-{
-  struct replay rp = {b, sb, h, ts, report, fn, opaque};
+/* Everything recovery_run needs while the journal is scanned. */
+struct run {
+  struct journal_scan js;
+  struct collected c; /* tags mode */
+  struct replay rp;   /* full mode */
+};
 
-  if (b->readonly) {
-    if (journal_scan (b, sb, NULL, NULL, &report->head) == -1)
-      return -1;
-    if (report->head == sb->journal_tail_seq)
-      return 0;
-    ni_error_set ("%s was served in full mode and not closed cleanly: its "
-                  "journal must be written home first; run "
-                  "nbd-integrity recover %s",
-                  b->name, b->name);
-    errno = EUCLEAN;
-    return -1;
-  }
-  if (journal_scan (b, sb, replay_record, &rp, &report->head) == -1)
-    return -1;
-  report->blocks = report->head - sb->journal_tail_seq;
-  return 0;
+/* A dirty full-mode disk opened read-only: its journal must be written
+ * home, which a read-only opening cannot. */
+static int
+refuse_full_readonly (struct backing *b)
+{
+  ni_error_set ("%s was served in full mode and not closed cleanly: its "
+                "journal must be written home first; run "
+                "nbd-integrity recover %s",
+                b->name, b->name);
+  errno = EUCLEAN;
+  return -1;
+}
+
+/* The journal's records, as the scan finds them: collected for deciding
+ * in tags mode, replayed in order in full mode. */
+static int
+take_record (void *opaque, uint64_t seq, const struct journal_record *rec)
+{
+  struct run *run = opaque;
+
+  if (rec->kind == JREC_FLUSH)
+    return 0;
+  if (run->js.mode == MODE_FULL && run->rp.b->readonly)
+    return refuse_full_readonly (run->rp.b);
+  if (run->js.mode == MODE_FULL)
+    return replay_record (&run->rp, seq < run->js.flushed_to, rec);
+  run->c.records++;
+  return collect_record (&run->c, seq, rec);
+}
+
+static void
+report_scan (struct recovery_report *report, const struct journal_scan *js)
+{
+  report->tail = js->tail;
+  report->head = js->head;
+  report->next_seq = js->next_seq;
+  report->blocks = js->head - js->tail;
+  report->flushed_to = js->flushed_to;
+  report->newer_tail = js->newer_tail;
+  report->repaired = js->repaired;
+  report->unflushed_lost = js->unflushed_lost;
 }
 
 int
@@ -329,7 +372,8 @@ recovery_run (struct backing *b, const struct superblock *sb,
               struct recovery_report *report, recovery_sector_fn fn,
               void *opaque)
 {
-  struct collected c = {.sb = sb, .h = h};
+  struct run run = {.c = {.sb = sb, .h = h, .js = &run.js},
+                    .rp = {b, sb, h, ts, report, fn, opaque}};
   int r;
 
   memset (report, 0, sizeof *report);
@@ -347,14 +391,16 @@ recovery_run (struct backing *b, const struct superblock *sb,
             "written after its last flush may fail verification "
             "(nbd-integrity verify lists them)",
             b->name);
-  if (sb->mode == MODE_FULL)
-    return replay_full (b, sb, h, ts, report, fn, opaque);
-  r = journal_scan (b, sb, collect_record, &c, &report->head);
+  run.js.record = take_record;
+  run.js.opaque = &run;
+  r = journal_scan (b, sb, &run.js);
   if (r == 0) {
-    report->blocks = report->head - sb->journal_tail_seq;
-    report->records = c.records;
-    r = decide_all (b, sb, h, ts, &c, report, fn, opaque);
+    report_scan (report, &run.js);
+    if (run.js.mode != MODE_FULL) {
+      report->records = run.c.records;
+      r = decide_all (b, sb, h, ts, &run.c, report, fn, opaque);
+    }
   }
-  free (c.entries);
+  free (run.c.entries);
   return r;
 }

@@ -1,31 +1,44 @@
-/* Recovery: decides, after an unclean shutdown, which tag each journaled
- * sector keeps.
+/* Recovery: decides, after an unclean shutdown, what each journaled
+ * sector holds.
  *
- * Notes on the design.  In "tags" mode the journal holds the new tags of
- * every write made since the last checkpoint, durable before the data was
- * written in place.  After a crash a journaled sector holds its old data,
- * its new data, or (torn) neither.  Its candidates are its journaled tags,
- * newest first, then the tag at home; the first candidate that its data
- * matches wins.  The unwritten tag matches all-zero data; at home it also
- * matches any data when the sector was journaled once only (that one
- * write did not reach the disk whole, and the sector still reads as the
- * zeroes it held).  With more writes since the checkpoint, an earlier one
- * may have been flushed, so data matching nothing is a torn write.  The
- * price: on a block device whose never-written sectors hold garbage, a
- * sector written twice since the checkpoint, neither write reaching the
- * disk, fails verification instead of reading as zeroes.  Flush marks in
- * the journal would tell the two apart.  A
- * sector that matches no candidate is given a tag its data cannot match,
- * so it fails verification until rewritten, and is reported.  Recovery
- * only sets tags, so running it twice decides the same.
+ * Notes on the design.  The journal (journal-format.h) gives the records
+ * written since the last checkpoint, in order, and F: every record in a
+ * block below F was durable in place when the newest flush mark was
+ * written.  Such a record is "flushed".  A sector must read as its last
+ * flushed contents or as something written since, or fail; nothing else.
  *
- * In "full" mode the journal holds the data too: every record whose data
- * matches all its tags is written home in journal order, and a record that
- * does not (a commit cut short, never acknowledged) is skipped whole.
+ * In "tags" mode a journaled sector's data is its old data, the data of
+ * one of its records, or (torn by the crash) neither.  Its candidates are
+ * its records from the newest flushed one on, newest first: a record's
+ * tag accepts the data it hashes, and a trim's or zero's unwritten tag
+ * accepts all-zero data.  The first that accepts is kept ("new").  When
+ * none does:
+ *
+ *   - a record is flushed: a flushed trim or zero reads as zeroes, as it
+ *     did before the crash; a flushed write has been lost (its data
+ *     damaged since, or dropped by a disk that acknowledged it), and the
+ *     sector fails, whatever else the data matches;
+ *   - none is: its last flushed contents are those at home, and the home
+ *     tag is kept ("old") if it accepts the data.  The unwritten tag at
+ *     home accepts any data, since a never-written sector of a block
+ *     device holds whatever it held: it reads as zeroes, as it did.
+ *     Otherwise the write was torn, and the sector fails.
+ *
+ * A sector that fails ("neither") is given a tag its data cannot match, so
+ * it fails verification until rewritten, and is reported and counted.
+ * Recovery only sets tags, so running it twice decides the same.
+ *
+ * In "full" mode the journal holds the data too.  Records are replayed in
+ * order: one whose data matches its tags is written home; one whose data
+ * does not (its commit torn by the crash, or its data blocks damaged
+ * since) keeps its tags if it is flushed, since its data is in place, and
+ * is skipped otherwise, so its sectors read as before.  The mode is the
+ * one the journal's headers record, whatever the superblock says.
  */
 #ifndef NBD_INTEGRITY_RECOVERY_H
 #define NBD_INTEGRITY_RECOVERY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "backing.h"
@@ -46,7 +59,13 @@ struct recovery_report {
   uint64_t records;
   uint64_t sectors; /* distinct journaled sectors */
   uint64_t kept_new, kept_old, neither;
-  uint64_t head; /* sequence after the last valid block */
+  uint64_t tail;           /* where the live journal began */
+  uint64_t head;           /* sequence after its last valid block */
+  uint64_t next_seq;       /* where a new journal may begin */
+  uint64_t flushed_to;     /* the newest flush mark's */
+  bool newer_tail;         /* the superblock's tail was stale */
+  uint64_t repaired;       /* damaged journal blocks whose copy was used */
+  uint64_t unflushed_lost; /* journal blocks lost, none of them flushed */
 };
 
 /* Called for each journaled sector with what was decided. */

@@ -34,7 +34,10 @@ const struct status_field status_fields[] = {
     FIELD ("journal_commits", journal.commits, STATUS_COUNTER,
            "Durable journal writes."),
     FIELD ("journal_records", journal.records, STATUS_COUNTER,
-           "Records committed to the journal."),
+           "Records of changes committed to the journal."),
+    FIELD ("journal_flush_marks", journal.marks, STATUS_COUNTER,
+           "Flush marks committed to the journal: flushes that made "
+           "changes durable."),
     FIELD ("checkpoints", journal.checkpoints, STATUS_COUNTER,
            "Checkpoints: journaled tags written home."),
     FIELD ("journal_used_blocks", journal.used_blocks, STATUS_GAUGE,

@@ -117,7 +117,7 @@ sb_fields_valid (const struct superblock *sb, const char **why)
   const struct hash_alg *alg = hash_by_id (sb->hash_id);
 
   *why = NULL;
-  if (sb->version != SB_VERSION)
+  if (sb->version < SB_VERSION_MIN || sb->version > SB_VERSION)
     *why = "unsupported format version";
   else if (sb->features != 0)
     *why = "unknown features in use";
@@ -242,10 +242,17 @@ sb_read (struct backing *b, struct superblock *sb)
     errno = EUCLEAN;
     return -1;
   }
-  if (ok[0] && ok[1])
+  if (ok[0] && ok[1]) {
     *sb = copies[copies[1].generation > copies[0].generation];
-  else
-    *sb = copies[ok[1]];
+    return 0;
+  }
+  *sb = copies[ok[1]];
+  /* Torn by a crash while it was written, or damaged since: the next
+   * superblock write goes to it and repairs it. */
+  ni_log (NI_LOG_WARNING,
+          "%s: superblock copy %d is not valid (%s); using copy %d "
+          "(generation %" PRIu64 "), and the journal for anything newer",
+          b->name, 1 - sb->copy, why[1 - sb->copy], sb->copy, sb->generation);
   return 0;
 }
 

@@ -9,7 +9,7 @@
  *
  * On-disk layout of each copy (little-endian; offsets in bytes):
  *
- *     0  magic "NBDINTEG"               8  u32 format version (1)
+ *     0  magic "NBDINTEG"               8  u32 format version (2)
  *    12  u32 incompatible features (0)  16  u8[16] disk UUID
  *    32  u32 sector size                36  u32 hash id
  *    40  char[32] hash name (NUL padded)
@@ -49,7 +49,11 @@
 #include "hash.h"
 
 #define SB_MAGIC "NBDINTEG"
-#define SB_VERSION 1
+/* Version 2 has the journal of journal-format.h; a disk of version 1 is
+ * opened only if it was closed cleanly (its journal is then empty), and
+ * becomes version 2 when next written. */
+#define SB_VERSION 2
+#define SB_VERSION_MIN 1
 #define SB_BLOCK 4096 /* superblock copies and journal blocks */
 #define SB_COPIES 2
 #define ZONE_DATA_BYTES (16u << 20)

@@ -43,20 +43,51 @@ check_copies (struct backing *b, GPtrArray *problems)
   }
 }
 
+/* What the journal holds, and the problems found. */
+struct journal_use {
+  uint64_t blocks, capacity, sectors;
+  GPtrArray *problems;
+};
+
 static int
 count_record (void *opaque, uint64_t seq, const struct journal_record *rec)
 {
-  uint64_t *sectors = opaque;
+  struct journal_use *use = opaque;
 
   (void)seq;
-  *sectors += rec->count;
+  use->sectors += rec->count;
   return 0;
 }
 
-/* What the journal holds. */
-struct journal_use {
-  uint64_t blocks, capacity, sectors;
-};
+static void
+note_damage (void *opaque, const char *what)
+{
+  struct journal_use *use = opaque;
+
+  add_problem (use->problems, "%s", what);
+}
+
+/* Reads the journal as recovery would, listing its damage. */
+static void
+check_journal (struct backing *b, const struct superblock *sb,
+               struct journal_use *use)
+{
+  struct journal_scan js = {
+      .record = count_record, .damage = note_damage, .opaque = use};
+
+  if (journal_scan (b, sb, &js) == -1) {
+    add_problem (use->problems, "journal: %s", ni_error ());
+    return;
+  }
+  use->blocks = js.head - js.tail;
+  if (js.newer_tail)
+    add_problem (use->problems,
+                 "the newest valid superblock copy (%d) names journal tail "
+                 "%" PRIu64 ", but the journal shows a checkpoint to %" PRIu64
+                 " was recorded since: the copy that recorded it is damaged "
+                 "or was put back; recovery starts from %" PRIu64,
+                 sb->copy, sb->journal_tail_seq, js.tail, js.tail);
+}
 
 static void
 print_text (const char *disk, const struct superblock *sb,
@@ -107,10 +138,9 @@ cmd_check (int argc, char **argv)
       G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
-  struct journal_use use = {0};
+  struct journal_use use = {.problems = problems};
   struct superblock sb;
   struct backing *b;
-  uint64_t head;
 
   if (!parse_command (&argc, &argv, "DISK", 1,
                       "Checks DISK's superblocks and journal (no data is "
@@ -125,11 +155,8 @@ cmd_check (int argc, char **argv)
                  "the disk has %" PRIu64 " bytes but its format needs %" PRIu64
                  " (truncated)",
                  b->size, sb.disk_size);
-  head = sb.journal_tail_seq; /* journal_scan leaves it on failure */
-  if (journal_scan (b, &sb, count_record, &use.sectors, &head) == -1)
-    add_problem (problems, "journal: %s", ni_error ());
+  check_journal (b, &sb, &use);
   backing_close (b);
-  use.blocks = head - sb.journal_tail_seq;
   use.capacity = sb_journal_blocks (&sb);
   if (json)
     print_json (argv[1], &sb, &use, problems);

@@ -138,7 +138,8 @@ fix_journal (struct scenario *sc)
     struct block_fix bf = {.sc = sc, .block = journal_block (sc, seq)};
 
     fuzz_seal_journal_block (&sc->sb, bf.block);
-    if (journal_block_decode (&sc->sb, seq, bf.block, fix_record, &bf) != 1)
+    if (journal_block_decode (&sc->sb, seq, bf.block, NULL, fix_record, &bf) !=
+        1)
       break;
     fuzz_seal_journal_block (&sc->sb, bf.block);
     seq += 1 + bf.data_blocks;

@@ -110,13 +110,15 @@ check_seals (const struct superblock *sb)
 {
   uint8_t block[SB_BLOCK], sealed[SB_BLOCK];
   struct journal_record rec = {.sector = 0, .count = 1, .kind = JREC_UNWRITTEN};
+  struct journal_block_info info = {
+      .seq = 1, .tail = 1, .commit = 1, .commit_blocks = 2};
   size_t done = 0;
 
   sb_encode (sb, block);
   memcpy (sealed, block, SB_BLOCK);
   fuzz_seal_superblock (sealed);
   fuzz_assert (memcmp (block, sealed, SB_BLOCK) == 0);
-  journal_block_encode (sb, 1, &rec, 1, &done, block);
+  journal_block_encode (sb, &info, &rec, 1, &done, block);
   memcpy (sealed, block, SB_BLOCK);
   fuzz_seal_journal_block (sb, sealed);
   fuzz_assert (memcmp (block, sealed, SB_BLOCK) == 0);

@@ -98,6 +98,7 @@ crash (unsigned layout, enum disk_mode mode, struct crashed *c)
   struct disk_options opts = {.path = "seed", .mode = mode};
   const struct hash_alg *alg = hash_by_id (fd->sb.hash_id);
   uint32_t ss = fd->sb.sector_size;
+  struct journal_scan js = {0};
   struct disk *d;
   struct backing *copy;
 
@@ -120,8 +121,9 @@ crash (unsigned layout, enum disk_mode mode, struct crashed *c)
   copy = powerloss_new (c->image, fd->size);
   if (copy == NULL || sb_read (copy, &c->sb) == -1 ||
       sb_authenticate (&c->sb, fd->h) == -1 ||
-      journal_scan (copy, &c->sb, NULL, NULL, &c->head) == -1)
+      journal_scan (copy, &c->sb, &js) == -1)
     die ("reading the crashed disk");
+  c->head = js.head;
   backing_close (copy);
 }
 

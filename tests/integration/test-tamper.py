@@ -198,14 +198,18 @@ def moved_journal(d):
     d.refused(["authentication"], "journal tail moved")
 
 
-def journal_block(d, seq, records):
-    """A journal block as the plugin writes one, without a MAC."""
+def journal_block(d, seq, records, copy=0):
+    """A header block as the plugin writes one (nbd-integrity-format(5)),
+    without a MAC: copy COPY of a group that is a whole commit of two
+    blocks, its tail at the superblock's."""
     payload = b"".join(struct.pack("<QIHH", sector, count, kind, 0)
                        for sector, count, kind in records)
     block = bytearray(JOURNAL_BLOCK)
-    struct.pack_into("<IIQII", block, 0, 0x314A494E, len(records), seq,
-                     len(payload), 0)
-    block[24:24 + len(payload)] = payload
+    tail = d.sb["journal_tail_seq"]
+    struct.pack_into("<IIQIIQIIII", block, 0, 0x324A494E, len(records),
+                     seq + copy, len(payload), copy, 1, seq + copy - tail,
+                     copy, 2, 0)
+    block[48:48 + len(payload)] = payload
     crc = crc32c(bytes(block[:4092]), crc32c(uuid_bytes(d.sb)))
     block[4092:] = struct.pack("<I", crc)
     return bytes(block)
@@ -226,8 +230,10 @@ def forged_trim(d):
     the unwritten tag."""
     tail = d.sb["journal_tail_seq"]
     d.put(VICTIM, bytes(SECTOR))
-    write_journal_block(d, tail,
-                        journal_block(d, tail, [(VICTIM, 1, JREC_UNWRITTEN)]))
+    for copy in (0, 1):
+        write_journal_block(d, tail + copy,
+                            journal_block(d, tail,
+                                          [(VICTIM, 1, JREC_UNWRITTEN)], copy))
     if d.key:
         d.expect_eio(VICTIM, "forged trim record")
         check_in_log(d.t.servers[-1].log(), ["journal", "authentication"],
@@ -247,7 +253,7 @@ def replayed_journal_block(d):
     with open(d.path, "rb") as f:
         f.seek(sb["journal_offset"] + (tail - 1) % blocks * JOURNAL_BLOCK)
         block = bytearray(f.read(JOURNAL_BLOCK))
-    check(block[:4] == b"NIJ1", "%s: no journal block before the tail" % d.alg)
+    check(block[:4] == b"NIJ2", "%s: no journal block before the tail" % d.alg)
     struct.pack_into("<Q", block, 8, tail)
     crc = crc32c(bytes(block[:4092]), crc32c(uuid_bytes(sb)))
     block[4092:] = struct.pack("<I", crc)

@@ -36,7 +36,7 @@ struct seen {
   uint64_t *sectors;
   uint16_t *kinds;
   uint8_t *tags; /* tag_size each; zeroes for unwritten */
-  uint64_t records;
+  uint64_t records, marks;
 };
 
 static void
@@ -53,6 +53,10 @@ collect (void *opaque, uint64_t seq, const struct journal_record *rec)
   struct seen *s = opaque;
 
   (void)seq;
+  if (rec->kind == JREC_FLUSH) {
+    s->marks++;
+    return 0;
+  }
   s->records++;
   for (uint32_t i = 0; i < rec->count; i++, s->n++) {
     if (s->n == s->cap) {
@@ -89,6 +93,14 @@ expect_sector (const struct seen *s, size_t at,
                       0);
 }
 
+/* The fields of a header block at SEQ, alone in its commit. */
+static struct journal_block_info
+block_info (uint64_t seq)
+{
+  return (struct journal_block_info){
+      .seq = seq, .tail = seq, .commit = seq, .commit_blocks = 1};
+}
+
 /* Encodes RECS[0..N) into as many blocks as they need, decoding each
  * (sequence numbers from SEQ) into S.  Returns the number of blocks. */
 static int
@@ -104,9 +116,10 @@ encode_all (const struct journal_record *recs, size_t n, uint64_t seq,
   memcpy (work, recs, n * sizeof *recs);
   while (done < n) {
     before = s->n;
-    journal_block_encode (&sb, seq + blocks, work, n, &done, block);
+    struct journal_block_info info = block_info (seq + blocks);
+    journal_block_encode (&sb, &info, work, n, &done, block);
     ck_assert_int_eq (
-        journal_block_decode (&sb, seq + blocks, block, collect, s), 1);
+        journal_block_decode (&sb, seq + blocks, block, NULL, collect, s), 1);
     ck_assert_uint_gt (s->n, before); /* every block makes progress */
     blocks++;
     ck_assert_int_lt (blocks, 1000);
@@ -156,7 +169,7 @@ START_TEST (round_trip)
 END_TEST
 
 /* journal_record_max is the largest count that fits in one block: the
- * 4068 bytes between the 24-byte header and the CRC hold the 16-byte
+ * 4012 bytes between the 48-byte header and the MAC hold the 16-byte
  * record header and the tags. */
 START_TEST (record_max_is_what_fits)
 {
@@ -167,7 +180,7 @@ START_TEST (record_max_is_what_fits)
 
   make_sb (ts);
   fill_tags ();
-  ck_assert_uint_eq (JOURNAL_PAYLOAD, SB_BLOCK - 24 - 32 - 4);
+  ck_assert_uint_eq (JOURNAL_PAYLOAD, SB_BLOCK - 48 - 32 - 4);
   ck_assert_uint_le (16 + (size_t)max * ts, JOURNAL_PAYLOAD);
   ck_assert_uint_gt (16 + (size_t)(max + 1) * ts, JOURNAL_PAYLOAD);
   ck_assert_uint_ge (journal_sectors_max (ts), max);
@@ -218,35 +231,41 @@ START_TEST (block_is_bound_to_sequence_disk_and_bits)
   struct journal_record both[2] = {rec, gap};
   struct superblock other;
   uint64_t seq = 7 + _i * (1ull << 33), blocks;
+  struct journal_block_info info = block_info (seq);
   uint8_t block[SB_BLOCK];
   size_t done = 0;
 
   make_sb (32);
   fill_tags ();
   blocks = sb_journal_blocks (&sb);
-  journal_block_encode (&sb, seq, both, 2, &done, block);
+  journal_block_encode (&sb, &info, both, 2, &done, block);
   ck_assert_uint_eq (done, 2);
-  ck_assert_int_eq (journal_block_decode (&sb, seq, block, NULL, NULL), 1);
+  ck_assert_int_eq (journal_block_decode (&sb, seq, block, NULL, NULL, NULL),
+                    1);
   /* Not the block expected at this place, on this lap, of this disk. */
-  ck_assert_int_eq (journal_block_decode (&sb, seq + 1, block, NULL, NULL), 0);
-  ck_assert_int_eq (journal_block_decode (&sb, seq - 1, block, NULL, NULL), 0);
-  ck_assert_int_eq (journal_block_decode (&sb, seq + blocks, block, NULL, NULL),
-                    0);
   ck_assert_int_eq (
-      journal_block_decode (&sb, seq ^ 1ull << 32, block, NULL, NULL), 0);
+      journal_block_decode (&sb, seq + 1, block, NULL, NULL, NULL), 0);
+  ck_assert_int_eq (
+      journal_block_decode (&sb, seq - 1, block, NULL, NULL, NULL), 0);
+  ck_assert_int_eq (
+      journal_block_decode (&sb, seq + blocks, block, NULL, NULL, NULL), 0);
+  ck_assert_int_eq (
+      journal_block_decode (&sb, seq ^ 1ull << 32, block, NULL, NULL, NULL), 0);
   for (int i = 0; i < DISK_UUID_SIZE; i++) {
     other = sb;
     other.uuid[i] ^= 1;
-    ck_assert_int_eq (journal_block_decode (&other, seq, block, NULL, NULL), 0);
+    ck_assert_int_eq (
+        journal_block_decode (&other, seq, block, NULL, NULL, NULL), 0);
   }
   for (int bit = 0; bit < SB_BLOCK * 8; bit++) {
     block[bit / 8] ^= 1 << bit % 8;
-    ck_assert_msg (journal_block_decode (&sb, seq, block, NULL, NULL) == 0,
+    ck_assert_msg (journal_block_decode (&sb, seq, block, NULL, NULL, NULL) ==
+                       0,
                    "bit %d flipped", bit);
     block[bit / 8] ^= 1 << bit % 8;
   }
   memset (block, 0, sizeof block); /* a never-written journal block */
-  ck_assert_int_eq (journal_block_decode (&sb, 0, block, NULL, NULL), 0);
+  ck_assert_int_eq (journal_block_decode (&sb, 0, block, NULL, NULL, NULL), 0);
 }
 END_TEST
 
@@ -255,21 +274,22 @@ END_TEST
 START_TEST (record_out_of_range_is_an_error)
 {
   struct journal_record last = {.count = 1, .kind = JREC_TAGS, .tags = tags};
+  struct journal_block_info info = block_info (3);
   uint8_t block[SB_BLOCK];
   size_t done = 0;
 
   make_sb (4);
   fill_tags ();
   last.sector = sb.data_sectors - 1;
-  journal_block_encode (&sb, 3, &last, 1, &done, block);
-  ck_assert_int_eq (journal_block_decode (&sb, 3, block, NULL, NULL), 1);
+  journal_block_encode (&sb, &info, &last, 1, &done, block);
+  ck_assert_int_eq (journal_block_decode (&sb, 3, block, NULL, NULL, NULL), 1);
   last.sector = sb.data_sectors - 1;
   last.count = 2;
   last.tags = tags;
   done = 0;
-  journal_block_encode (&sb, 3, &last, 1, &done, block);
+  journal_block_encode (&sb, &info, &last, 1, &done, block);
   ni_error_set ("%s", "");
-  ck_assert_int_eq (journal_block_decode (&sb, 3, block, NULL, NULL), -1);
+  ck_assert_int_eq (journal_block_decode (&sb, 3, block, NULL, NULL, NULL), -1);
   ck_assert_str_ne (ni_error (), "");
 }
 END_TEST
@@ -281,13 +301,13 @@ static void
 scan_file (const char *path, struct seen *s, uint64_t *blocks)
 {
   struct backing *b = backing_open_file (path, true);
-  uint64_t head = 0;
+  struct journal_scan js = {.record = collect, .opaque = s};
 
   ck_assert_ptr_nonnull (b);
   ck_assert_int_eq (sb_read (b, &sb), 0);
-  ck_assert_int_eq (journal_scan (b, &sb, collect, s, &head), 0);
-  ck_assert_uint_ge (head, sb.journal_tail_seq);
-  *blocks = head - sb.journal_tail_seq;
+  ck_assert_int_eq (journal_scan (b, &sb, &js), 0);
+  ck_assert_uint_ge (js.head, sb.journal_tail_seq);
+  *blocks = js.head - js.tail;
   backing_close (b);
 }
 
@@ -366,10 +386,13 @@ START_TEST (large_batch_scans_whole)
     ck_assert_int_eq (disk_write (d, buf, sizeof buf, i * 100 * SS, false), 0);
   ck_assert_int_eq (disk_flush (d), 0);
   disk_journal_stats (d, &js);
-  ck_assert_uint_eq (js.commits, 1);
+  /* The writes' commit, and the flush's mark. */
+  ck_assert_uint_eq (js.commits, 2);
+  ck_assert_uint_eq (js.marks, 1);
   scan_file (path, &s, &blocks);
   ck_assert_uint_eq (s.records, 12);
-  ck_assert_uint_ge (blocks, 96 + 2);
+  ck_assert_uint_eq (s.marks, 1);
+  ck_assert_uint_ge (blocks, 96 + 2 * 2);
   ck_assert_int_eq (disk_close (d), 0);
   seen_free (&s);
 }
@@ -450,8 +473,9 @@ START_TEST (concurrent_writers)
   disk_journal_stats (d, &js);
   ck_assert_uint_eq (js.records, THREADS * PER_THREAD);
   ck_assert_uint_ge (js.commits, 1);
-  ck_assert_uint_le (js.commits,
-                     deferred ? THREADS * PER_THREAD / 8 + 1 : js.records);
+  /* Deferred: a commit and a flush mark for each FUA write. */
+  ck_assert_uint_le (js.commits, deferred ? 2 * (THREADS * PER_THREAD / 8 + 1)
+                                          : js.records + js.marks);
   expect_patterns (d);
   ck_assert_int_eq (disk_close (d), 0);
   d = open_disk (path);

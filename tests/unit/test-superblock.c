@@ -226,7 +226,7 @@ static const struct damage {
   uint64_t value;
 } damage[] = {
     {"version 0", 8, 4, SET, 0},
-    {"version 2", 8, 4, SET, 2},
+    {"version 3", 8, 4, SET, 3},
     {"an unknown incompatible feature", 12, 4, SET, 1},
     {"a high unknown feature", 12, 4, SET, 0x80000000},
     {"sector size 1024", 32, 4, SET, 1024},
