@@ -290,12 +290,15 @@ write_home (const struct replay *rp, const struct journal_record *rec)
 }
 
 /* Replays one record (recovery.h): FLUSHED if its block is below the
- * newest flush mark. */
+ * newest flush mark.  A flushed record's data is in place already, and is
+ * not written again: a later flushed record whose journaled data is
+ * damaged keeps only its tags, and must find its own data there, not an
+ * earlier record's written back over it. */
 static int
 replay_record (struct replay *rp, bool flushed,
                const struct journal_record *rec)
 {
-  bool complete = record_complete (rp, rec);
+  bool complete = !flushed && record_complete (rp, rec);
   bool apply = rec->kind == JREC_UNWRITTEN || complete || flushed;
   enum recovery_decision d = apply ? RECOVERY_NEW : RECOVERY_OLD;
 

@@ -45,11 +45,14 @@ setup (void)
 }
 
 enum crash_writes {
-  WRITE_5,       /* new_data to sector 5 */
-  WRITE_5_TWICE, /* new_data, then newer_data, to sector 5 */
-  TRIM_7,        /* trim sector 7 */
-  FIRST_WRITE_9, /* new_data to the never-written sector 9 */
-  FLUSHED_9,     /* the same, flushed, then newer_data */
+  WRITE_5,               /* new_data to sector 5 */
+  WRITE_5_TWICE,         /* new_data, then newer_data, to sector 5 */
+  TRIM_7,                /* trim sector 7 */
+  FIRST_WRITE_9,         /* new_data to the never-written sector 9 */
+  FLUSHED_9,             /* the same, flushed, then newer_data */
+  FIRST_WRITE_9_FLUSHED, /* new_data to sector 9, flushed */
+  WRITE_5_FLUSHED,       /* new_data to sector 5, flushed */
+  TRIM_7_FLUSHED,        /* trim sector 7, flushed */
 };
 
 /* What the crash left in the sector's data: what the writes wrote
@@ -86,6 +89,18 @@ crash_after (enum crash_writes writes, uint64_t sector)
     ck_assert_int_eq (disk_write (d, new_data, SS, 9 * SS, false), 0);
     ck_assert_int_eq (disk_flush (d), 0);
     ck_assert_int_eq (disk_write (d, newer_data, SS, 9 * SS, false), 0);
+    break;
+  case FIRST_WRITE_9_FLUSHED:
+    ck_assert_int_eq (disk_write (d, new_data, SS, 9 * SS, false), 0);
+    ck_assert_int_eq (disk_flush (d), 0);
+    break;
+  case WRITE_5_FLUSHED:
+    ck_assert_int_eq (disk_write (d, new_data, SS, 5 * SS, false), 0);
+    ck_assert_int_eq (disk_flush (d), 0);
+    break;
+  case TRIM_7_FLUSHED:
+    ck_assert_int_eq (disk_trim (d, SS, 7 * SS, false), 0);
+    ck_assert_int_eq (disk_flush (d), 0);
     break;
   }
   copy_file (disk_path, crash_path);
@@ -137,6 +152,26 @@ static const struct outcome {
      new_data},
     {"torn after a flushed first write", FLUSHED_9, 9, FIRST_HALF, new_data,
      RECOVERY_NEITHER, NULL},
+    /* A flushed write whose sector no longer holds it fails, whatever
+     * else the data matches: damaged since (the unwritten home tag must
+     * not read it as zeroes), or a write the disk acknowledged and
+     * dropped (the old version must not come back). */
+    {"flushed first write", FIRST_WRITE_9_FLUSHED, 9, AS_IS, NULL, RECOVERY_NEW,
+     new_data},
+    {"flushed first write, damaged", FIRST_WRITE_9_FLUSHED, 9, FIRST_HALF,
+     garbage, RECOVERY_NEITHER, NULL},
+    {"flushed first write, dropped", FIRST_WRITE_9_FLUSHED, 9, ALL, zeroes,
+     RECOVERY_NEITHER, NULL},
+    {"flushed write", WRITE_5_FLUSHED, 5, AS_IS, NULL, RECOVERY_NEW, new_data},
+    {"flushed write, damaged", WRITE_5_FLUSHED, 5, SECOND_HALF, garbage,
+     RECOVERY_NEITHER, NULL},
+    {"flushed write, dropped", WRITE_5_FLUSHED, 5, ALL, old_data[5],
+     RECOVERY_NEITHER, NULL},
+    /* A flushed trim read as zeroes before the crash, and still does. */
+    {"flushed trim punched", TRIM_7_FLUSHED, 7, AS_IS, NULL, RECOVERY_NEW,
+     zeroes},
+    {"flushed trim not punched", TRIM_7_FLUSHED, 7, ALL, old_data[7],
+     RECOVERY_NEW, zeroes},
 };
 #define NR_OUTCOMES (sizeof outcomes / sizeof outcomes[0])
 
