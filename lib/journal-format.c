@@ -530,6 +530,8 @@ report_repairs (struct chain *ch)
 {
   if (ch->damaged == 0)
     return;
+  if (ch->js->repaired == 0)
+    ch->js->first_repaired = ch->damaged_block;
   ch->js->repaired += ch->damaged;
   report_damage (ch->js,
                  "%s: journal block %" PRIu64 " (byte %" PRIu64 ") is "

@@ -203,6 +203,7 @@ struct journal_scan {
   uint64_t head;           /* the block after the live journal */
   uint64_t next_seq;       /* above every sequence number in the ring */
   uint64_t repaired;       /* damaged header blocks whose copy was used */
+  uint64_t first_repaired; /* the first of them */
   uint64_t unflushed_lost; /* blocks after a damaged group, not replayed */
 };
 

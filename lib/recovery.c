@@ -366,6 +366,7 @@ report_scan (struct recovery_report *report, const struct journal_scan *js)
   report->flushed_to = js->flushed_to;
   report->newer_tail = js->newer_tail;
   report->repaired = js->repaired;
+  report->first_repaired = js->first_repaired;
   report->unflushed_lost = js->unflushed_lost;
 }
 

@@ -65,6 +65,7 @@ struct recovery_report {
   uint64_t flushed_to;     /* the newest flush mark's */
   bool newer_tail;         /* the superblock's tail was stale */
   uint64_t repaired;       /* damaged journal blocks whose copy was used */
+  uint64_t first_repaired; /* the first of them */
   uint64_t unflushed_lost; /* journal blocks lost, none of them flushed */
 };
 

@@ -5,7 +5,7 @@
 
 #include "report.h"
 
-static __thread char last_error[512];
+static __thread char last_error[1024];
 
 static void
 log_to_stderr (enum ni_log_level level, const char *msg)
@@ -55,7 +55,7 @@ void
 ni_log (enum ni_log_level level, const char *fmt, ...)
 {
   int saved_errno = errno;
-  char msg[512];
+  char msg[1024];
   va_list ap;
 
   va_start (ap, fmt);

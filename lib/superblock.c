@@ -244,9 +244,12 @@ sb_read (struct backing *b, struct superblock *sb)
   }
   if (ok[0] && ok[1]) {
     *sb = copies[copies[1].generation > copies[0].generation];
+    sb->invalid_copy = -1;
     return 0;
   }
   *sb = copies[ok[1]];
+  sb->invalid_copy = 1 - sb->copy;
+  snprintf (sb->invalid_why, sizeof sb->invalid_why, "%s", why[1 - sb->copy]);
   /* Torn by a crash while it was written, or damaged since: the next
    * superblock write goes to it and repairs it. */
   ni_log (NI_LOG_WARNING,

@@ -91,6 +91,10 @@ struct superblock {
   uint8_t mac[SB_MAC_SIZE];
   /* In memory only: the copy (0 or 1) that holds this generation. */
   int copy;
+  /* In memory only: the copy sb_read found invalid (torn by a crash, or
+   * damaged), and why; -1 if both were valid. */
+  int invalid_copy;
+  char invalid_why[192];
   /* In memory only: for a keyed disk, the hasher with its key, once
    * sb_authenticate has checked the MAC (or format made the disk).  The
    * superblock and the journal are written, and journal blocks read, with

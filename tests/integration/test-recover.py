@@ -49,7 +49,8 @@ def main(t):
         f.seek(loc["data_offset"] + SECTOR // 2)
         f.write(b"\xa5" * 512)
 
-    report = tool_json(t, "recover", "--json", disk)
+    # A sector that fails until rewritten is a problem: exit status 1.
+    report = tool_json(t, "recover", "--json", disk, expect=1)
     decided = {d["sector"]: d["decision"] for d in report["decisions"]}
     check_eq(sorted(decided), WRITTEN, "recover: sectors decided")
     check_eq(decided[TORN], "neither", "recover: the torn sector")
@@ -58,6 +59,8 @@ def main(t):
             check_eq(decided[s], "new", "recover: sector %d" % s)
     check_eq((report["new"], report["neither"]), (len(WRITTEN) - 1, 1),
              "recover: counts")
+    check(len(report["problems"]) == 1 and "1 sector holds" in
+          report["problems"][0], "recover: problems %r" % report["problems"])
 
     after = tool_json(t, "check", "--json", disk)
     check_eq((after["state"], after["journal_blocks"]), ("clean", 0),
