@@ -17,6 +17,7 @@
 
 #include "disk.h"
 #include "publisher.h"
+#include "params.h"
 #include "report.h"
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
@@ -67,51 +68,49 @@ set_path (char **dst, const char *value)
   return *dst ? 0 : -1;
 }
 
+/* Keeps parameter KEY's checked value V. */
+static int
+keep_param (const char *key, const union param_value *v)
+{
+  if (strcmp (key, "file") == 0)
+    return set_path (&filename, v->string);
+  if (strcmp (key, "keyfile") == 0)
+    return set_path (&keyfile, v->string);
+  if (strcmp (key, "status") == 0)
+    return set_path (&status_path, v->string);
+  if (strcmp (key, "hash") == 0) {
+    free (hash);
+    hash = strdup (v->string);
+    return hash ? 0 : -1;
+  }
+  if (strcmp (key, "mode") == 0)
+    mode = v->mode;
+  else if (strcmp (key, "lock-memory") == 0)
+    lock_memory = v->flag;
+  else if (strcmp (key, "tag-cache") == 0)
+    tag_cache = v->size;
+  else
+    write_buffer = v->size;
+  return 0;
+}
+
+/* Every value is checked by lib's params.h, as nbd-integrity serve's
+ * configuration check does: a file it accepts starts the plugin. */
 static int
 integrity_config (const char *key, const char *value)
 {
-  if (strcmp (key, "file") == 0)
-    return set_path (&filename, value);
-  if (strcmp (key, "keyfile") == 0)
-    return set_path (&keyfile, value);
-  if (strcmp (key, "status") == 0)
-    return set_path (&status_path, value);
-  if (strcmp (key, "hash") == 0) {
-    free (hash);
-    hash = strdup (value);
-    return hash ? 0 : -1;
+  const struct param *p = param_by_name (key);
+  union param_value v;
+
+  if (p == NULL) {
+    nbdkit_error ("unknown parameter '%s'", key);
+    return -1;
   }
-  if (strcmp (key, "mode") == 0) {
-    int m = disk_mode_by_name (value);
-    if (m == -1) {
-      nbdkit_error ("unknown mode '%s': give tags, full, none or recovery",
-                    value);
-      return -1;
-    }
-    mode = m;
-    return 0;
+  if (param_parse (p, value, &v) == -1) {
+    nbdkit_error ("%s", ni_error ());
+    return -1;
   }
-  if (strcmp (key, "lock-memory") == 0) {
-    int r = nbdkit_parse_bool (value);
-    lock_memory = r == 1;
-    return r == -1 ? -1 : 0;
-  }
-  if (strcmp (key, "tag-cache") == 0) {
-    tag_cache = nbdkit_parse_size (value);
-    return tag_cache == -1 ? -1 : 0;
-  }
-  if (strcmp (key, "write-buffer") == 0) {
-    write_buffer = nbdkit_parse_size (value);
-    if (write_buffer > 0 && write_buffer < 64 * 1024) {
-      nbdkit_error ("write-buffer=%s is too small: give at least 64K, or 0 "
-                    "for no deferred writes",
-                    value);
-      return -1;
-    }
-    return write_buffer == -1 ? -1 : 0;
-  }
-  nbdkit_error ("unknown parameter '%s'", key);
-  return -1;
+  return keep_param (key, &v);
 }
 
 static int

@@ -108,31 +108,6 @@ parse_command_list (int *argc, char ***argv, const char *params,
   return true;
 }
 
-bool
-parse_size (const char *s, uint64_t *size)
-{
-  static const char suffixes[] = "KMGT";
-  const char *suffix;
-  unsigned shift = 0;
-  uint64_t n;
-  char *end;
-
-  if (!isdigit ((unsigned char)*s))
-    return false;
-  errno = 0;
-  n = strtoull (s, &end, 10);
-  if (errno)
-    return false;
-  if (*end && (suffix = strchr (suffixes, toupper ((unsigned char)*end)))) {
-    shift = 10 * (suffix - suffixes + 1);
-    end++;
-  }
-  if (*end != '\0' || n > (UINT64_MAX >> shift))
-    return false;
-  *size = n << shift;
-  return true;
-}
-
 void
 argv_add (GPtrArray *argv, const char *fmt, ...)
 {

@@ -15,6 +15,8 @@
 #include "config.h"
 #include "disk.h"
 #include "hash.h"
+#include "params.h"
+#include "report.h"
 #include "tool.h"
 
 #define DEFAULT_PLUGIN "integrity"
@@ -318,18 +320,27 @@ get_program (struct parser *p, const char *group, const char *key)
   return g_steal_pointer (&value);
 }
 
+/* The same spellings as the plugin's booleans (params.h). */
 static bool
 get_bool (struct parser *p, const char *group, const char *key)
 {
-  static const char *const yes[] = {"true", "yes", "on", "1", NULL};
-  static const char *const no[] = {"false", "no", "off", "0", NULL};
   g_autofree char *value = get_string (p, group, key);
+  int r = value ? parse_bool (value) : 0;
 
-  if (value == NULL || g_strv_contains (no, value))
-    return false;
-  if (g_strv_contains (yes, value))
+  if (r == -1)
+    problem (p, group, key, "%s=%s: give true or false", key, value);
+  return r == 1;
+}
+
+/* Checks VALUE of plugin parameter KEY as the plugin will (params.h): a
+ * file this accepts starts its exports. */
+static bool
+check_param (struct parser *p, const char *group, const char *key,
+             const char *value, union param_value *v)
+{
+  if (param_parse (param_by_name (key), value, v) == 0)
     return true;
-  problem (p, group, key, "%s=%s: give true or false", key, value);
+  problem (p, group, key, "%s", ni_error ());
   return false;
 }
 
@@ -351,21 +362,14 @@ get_uint (struct parser *p, const char *group, const char *key, unsigned min,
 }
 
 /* Bytes; -1 if not there. */
+/* A size parameter of the plugin's; -1 if not given or refused. */
 static int64_t
-get_size (struct parser *p, const char *group, const char *key)
+get_size_param (struct parser *p, const char *group, const char *key)
 {
   g_autofree char *value = get_string (p, group, key);
-  uint64_t n;
+  union param_value v;
 
-  if (value == NULL)
-    return -1;
-  if (!parse_size (value, &n) || n > INT64_MAX) {
-    problem (p, group, key,
-             "%s=%s: give a size in bytes, optionally with K, M, G or T", key,
-             value);
-    return -1;
-  }
-  return n;
+  return value && check_param (p, group, key, value, &v) ? (int64_t)v.size : -1;
 }
 
 /* The index of the value in CHOICES. */
@@ -464,17 +468,17 @@ read_plugin_params (struct parser *p, const char *group,
   if (!has_key (p, group, "disk") && p->role == CONFIG_SERVE)
     problem (p, group, NULL, "[%s] has no disk=: give the disk to serve",
              group);
+  union param_value v;
+
   e->keyfile = get_path (p, group, "keyfile");
   e->hash = get_string (p, group, "hash");
-  if (e->hash && hash_by_name (e->hash) == NULL)
-    problem (p, group, "hash", "hash=%s: give one of %s", e->hash,
-             hash_names ());
+  if (e->hash)
+    check_param (p, group, "hash", e->hash, &v);
   e->mode = get_string (p, group, "mode");
-  if (e->mode && disk_mode_by_name (e->mode) == -1)
-    problem (p, group, "mode", "mode=%s: give tags, full, none or recovery",
-             e->mode);
-  e->tag_cache = get_size (p, group, "tag-cache");
-  e->write_buffer = get_size (p, group, "write-buffer");
+  if (e->mode)
+    check_param (p, group, "mode", e->mode, &v);
+  e->tag_cache = get_size_param (p, group, "tag-cache");
+  e->write_buffer = get_size_param (p, group, "write-buffer");
   e->lock_memory = get_bool (p, group, "lock-memory");
 }
 

@@ -15,6 +15,7 @@
 #include <glib.h>
 
 #include "backing.h"
+#include "params.h" /* parse_size */
 #include "superblock.h"
 
 /* Exit codes. */
@@ -53,9 +54,6 @@ bool parse_command (int *argc, char ***argv, const char *params, int nparams,
 /* The same for a command that takes one or more positional arguments. */
 bool parse_command_list (int *argc, char ***argv, const char *params,
                          const char *summary, GOptionEntry *entries);
-
-/* Parses bytes with an optional K, M, G or T suffix (powers of 1024). */
-bool parse_size (const char *s, uint64_t *size);
 
 /* Prints "nbd-integrity: CMD: MESSAGE" on stderr. */
 void tool_error (const char *cmd, const char *fmt, ...)
