@@ -442,6 +442,8 @@ disk_get_counters (struct disk *d, struct disk_counters *c)
   stats_copy (&d->stats, c);
   c->backing_bytes_written = atomic_load (&d->b->bytes_written);
   c->deferred_bytes = d->wb ? writeback_pending_bytes (d->wb) : 0;
+  c->recovery_failed_sectors = d->recovery.neither;
+  c->recovery_repaired_blocks = d->recovery.repaired;
   disk_journal_stats (d, &c->journal);
 }
 

@@ -105,24 +105,26 @@ block_mac (const struct superblock *sb, const uint8_t *block,
               JOURNAL_MAC_OFFSET, mac);
 }
 
-/* A block with a good CRC: is it the key holder's? */
+/* Is BLOCK a header block of this disk's journal, sealed for SEQ, as far
+ * as the checksum tells? */
 static bool
-block_authentic (const struct superblock *sb, uint64_t seq,
-                 const uint8_t *block)
+block_sealed (const struct superblock *sb, uint64_t seq, const uint8_t *block)
+{
+  return le32_get (block + JH_MAGIC) == JOURNAL_MAGIC &&
+         le64_get (block + JH_SEQ) == seq && seq < JOURNAL_MAX_SEQ &&
+         le32_get (block + JOURNAL_CRC_OFFSET) == block_crc (sb, block);
+}
+
+/* A sealed block: is it the key holder's? */
+static bool
+block_authentic (const struct superblock *sb, const uint8_t *block)
 {
   uint8_t mac[JOURNAL_MAC_SIZE];
 
   if (sb->auth == NULL)
     return true;
   block_mac (sb, block, mac);
-  if (hasher_tag_equal (sb->auth, mac, block + JOURNAL_MAC_OFFSET))
-    return true;
-  ni_log (NI_LOG_WARNING,
-          "journal block %" PRIu64 " has a good checksum but fails "
-          "authentication with the disk's key: it was written by someone "
-          "without the key.  Recovery ignores it",
-          seq);
-  return false;
+  return hasher_tag_equal (sb->auth, mac, block + JOURNAL_MAC_OFFSET);
 }
 
 void
@@ -235,10 +237,7 @@ journal_block_decode (const struct superblock *sb, uint64_t seq,
 
   if (info == NULL)
     info = &local;
-  if (le32_get (block + JH_MAGIC) != JOURNAL_MAGIC ||
-      le64_get (block + JH_SEQ) != seq || seq >= JOURNAL_MAX_SEQ ||
-      le32_get (block + JOURNAL_CRC_OFFSET) != block_crc (sb, block) ||
-      !block_authentic (sb, seq, block))
+  if (!block_sealed (sb, seq, block) || !block_authentic (sb, block))
     return 0;
   get_info (block, info);
   if (!info_valid (sb, block, info))
@@ -420,12 +419,30 @@ decode_copy (const struct superblock *sb, uint64_t seq, int copy,
   return r == 1 && g->info.copy != (uint32_t)copy ? 0 : r;
 }
 
+static void report_damage (const struct journal_scan *js, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+/* A block of a keyed disk that is sealed but not authentic was written by
+ * someone without the key: a forgery, or an old block replayed. */
+static void
+note_forgery (const struct journal_scan *js, struct backing *b,
+              const struct superblock *sb, uint64_t seq, const uint8_t *block)
+{
+  if (sb->auth && block_sealed (sb, seq, block))
+    report_damage (js,
+                   "%s: journal block %" PRIu64 " has a good checksum but "
+                   "fails authentication with the disk's key: someone "
+                   "without the key wrote it.  It is not used",
+                   b->name, seq);
+}
+
 /* Reads the headers of the group at SEQ into G: the copy of the later
  * attempt where both are valid, the one that is where one is.  1 if one
  * is, 0 if neither, -1 on error. */
 static int
-read_group (struct backing *b, const struct superblock *sb, uint64_t seq,
-            struct group *g, struct group *spare)
+read_group (const struct journal_scan *js, struct backing *b,
+            const struct superblock *sb, uint64_t seq, struct group *g,
+            struct group *spare)
 {
   uint8_t block[2][SB_BLOCK];
   int ok[2];
@@ -436,6 +453,9 @@ read_group (struct backing *b, const struct superblock *sb, uint64_t seq,
   if ((ok[0] = decode_copy (sb, seq, 0, block[0], g)) == -1 ||
       (ok[1] = decode_copy (sb, seq, 1, block[1], spare)) == -1)
     return -1;
+  for (int copy = 0; copy < 2; copy++)
+    if (!ok[copy])
+      note_forgery (js, b, sb, seq + copy, block[copy]);
   if (ok[1] && (!ok[0] || spare->info.attempt > g->info.attempt))
     *g = *spare;
   g->repaired = ok[0] != ok[1];
@@ -565,7 +585,7 @@ follow_group (struct chain *ch, struct group *g, struct group *spare,
   const struct superblock *sb = ch->sb;
   struct journal_scan *js = ch->js;
   bool new_commit = !ch->in_commit || ch->seq >= ch->start + ch->blocks;
-  int r = read_group (ch->b, sb, ch->seq, g, spare);
+  int r = read_group (js, ch->b, sb, ch->seq, g, spare);
 
   if (r != 1)
     return r;

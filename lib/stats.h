@@ -40,8 +40,11 @@ struct disk_counters {
   uint64_t sectors_verified, mismatches, io_errors;
   uint64_t backing_bytes_written; /* data, journal, tags and superblock */
   uint64_t deferred_bytes;        /* acknowledged, not yet written */
-  struct journal_stats journal;   /* zeroes without a journal */
-  uint64_t nr_recent;             /* entries in recent_mismatches */
+  /* What recovery at the opening found: sectors it had to fail, and
+   * damaged journal blocks it read from their copies. */
+  uint64_t recovery_failed_sectors, recovery_repaired_blocks;
+  struct journal_stats journal; /* zeroes without a journal */
+  uint64_t nr_recent;           /* entries in recent_mismatches */
   uint64_t recent_mismatches[STATS_RECENT_MISMATCHES]; /* newest first */
 };
 

@@ -31,6 +31,12 @@ const struct status_field status_fields[] = {
            "Bytes the server wrote to the backing disk: data, journal, tags."),
     FIELD ("deferred_bytes", deferred_bytes, STATUS_GAUGE,
            "Bytes of writes acknowledged but not yet written (write-buffer=)."),
+    FIELD ("recovery_failed_sectors", recovery_failed_sectors, STATUS_GAUGE,
+           "Sectors recovery at the opening had to fail: they read as EIO "
+           "until rewritten (nbd-integrity verify lists them)."),
+    FIELD ("recovery_repaired_blocks", recovery_repaired_blocks, STATUS_GAUGE,
+           "Damaged journal blocks recovery at the opening read from their "
+           "copies."),
     FIELD ("journal_commits", journal.commits, STATUS_COUNTER,
            "Durable journal writes."),
     FIELD ("journal_records", journal.records, STATUS_COUNTER,

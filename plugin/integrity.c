@@ -134,16 +134,23 @@ integrity_config_complete (void)
   "lock-memory=true      Keep the server in memory (for a client on this "     \
   "host)."
 
+/* What recovery did, in the log; what it had to fail or repair, as an
+ * error an administrator sees (each sector and block was logged too). */
 static void
 report_recovery (void)
 {
   const struct recovery_report *r = disk_recovery_report (disk);
 
-  if (r->sectors == 0)
-    return;
-  nbdkit_debug ("%s: recovery: %" PRIu64 " journaled sectors: %" PRIu64
-                " new, %" PRIu64 " old, %" PRIu64 " neither",
-                filename, r->sectors, r->kept_new, r->kept_old, r->neither);
+  if (r->sectors)
+    nbdkit_debug ("%s: recovery: %" PRIu64 " journaled sectors: %" PRIu64
+                  " new, %" PRIu64 " old, %" PRIu64 " neither",
+                  filename, r->sectors, r->kept_new, r->kept_old, r->neither);
+  if (r->neither || r->repaired || r->unflushed_lost)
+    nbdkit_error ("%s: recovery: %" PRIu64 " sectors fail until rewritten, "
+                  "%" PRIu64 " damaged journal blocks read from their "
+                  "copies, %" PRIu64 " unflushed journal blocks lost; "
+                  "served all the same (see the messages above)",
+                  filename, r->neither, r->repaired, r->unflushed_lost);
 }
 
 static int
