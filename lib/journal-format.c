@@ -374,8 +374,10 @@ survey_live (const struct survey *sv, struct journal_scan *js)
 
 /* ---- the chain of groups from the tail ---- */
 
-/* The records of one group, as the chain gathers them. */
+/* One copy of a group's header, and its records, as the chain gathers
+ * them: their tags point into BLOCK. */
 struct group {
+  uint8_t block[SB_BLOCK];
   struct journal_record recs[JOURNAL_PAYLOAD / JOURNAL_RECORD_HEADER];
   size_t n;
   uint64_t data_blocks;
@@ -405,17 +407,17 @@ read_block (struct backing *b, const struct superblock *sb, uint64_t seq,
   return -1;
 }
 
-/* Decodes copy COPY of the group at SEQ into G, from BLOCK: 1 valid, 0
+/* Decodes copy COPY of the group at SEQ, read into G->block: 1 valid, 0
  * not, -1 error. */
 static int
 decode_copy (const struct superblock *sb, uint64_t seq, int copy,
-             const uint8_t *block, struct group *g)
+             struct group *g)
 {
   int r;
 
   g->n = g->data_blocks = 0;
   g->sb = sb;
-  r = journal_block_decode (sb, seq + copy, block, &g->info, gather, g);
+  r = journal_block_decode (sb, seq + copy, g->block, &g->info, gather, g);
   return r == 1 && g->info.copy != (uint32_t)copy ? 0 : r;
 }
 
@@ -436,30 +438,31 @@ note_forgery (const struct journal_scan *js, struct backing *b,
                    b->name, seq);
 }
 
-/* Reads the headers of the group at SEQ into G: the copy of the later
- * attempt where both are valid, the one that is where one is.  1 if one
- * is, 0 if neither, -1 on error. */
-static int
+/* Reads both copies of the header of the group at SEQ into PAIR, and
+ * returns the one to use: the one of the later attempt where both are
+ * valid, the one that is where one is.  NULL if neither is (*R 0) or on
+ * error (*R -1). */
+static struct group *
 read_group (const struct journal_scan *js, struct backing *b,
-            const struct superblock *sb, uint64_t seq, struct group *g,
-            struct group *spare)
+            const struct superblock *sb, uint64_t seq, struct group pair[2],
+            int *r)
 {
-  uint8_t block[2][SB_BLOCK];
   int ok[2];
 
-  if (read_block (b, sb, seq, block[0]) == -1 ||
-      read_block (b, sb, seq + 1, block[1]) == -1)
-    return -1;
-  if ((ok[0] = decode_copy (sb, seq, 0, block[0], g)) == -1 ||
-      (ok[1] = decode_copy (sb, seq, 1, block[1], spare)) == -1)
-    return -1;
-  for (int copy = 0; copy < 2; copy++)
+  for (int copy = 0; copy < 2; copy++) {
+    if (read_block (b, sb, seq + copy, pair[copy].block) == -1 ||
+        (ok[copy] = decode_copy (sb, seq, copy, &pair[copy])) == -1) {
+      *r = -1;
+      return NULL;
+    }
     if (!ok[copy])
-      note_forgery (js, b, sb, seq + copy, block[copy]);
-  if (ok[1] && (!ok[0] || spare->info.attempt > g->info.attempt))
-    *g = *spare;
-  g->repaired = ok[0] != ok[1];
-  return ok[0] || ok[1];
+      note_forgery (js, b, sb, seq + copy, pair[copy].block);
+  }
+  *r = ok[0] || ok[1];
+  pair[0].repaired = pair[1].repaired = ok[0] != ok[1];
+  if (ok[1] && (!ok[0] || pair[1].info.attempt > pair[0].info.attempt))
+    return &pair[1];
+  return ok[0] ? &pair[0] : NULL;
 }
 
 /* Reads the data blocks after the group at SEQ and points each data
@@ -576,18 +579,18 @@ note_repair (struct chain *ch, const struct group *g)
   }
 }
 
-/* Follows one group: 1 if it carried the chain on, 0 if the chain ends
- * before it, -1 on error. */
+/* Follows one group, its header's copies read into PAIR: 1 if it carried
+ * the chain on, 0 if the chain ends before it, -1 on error. */
 static int
-follow_group (struct chain *ch, struct group *g, struct group *spare,
-              uint8_t *data)
+follow_group (struct chain *ch, struct group pair[2], uint8_t *data)
 {
   const struct superblock *sb = ch->sb;
   struct journal_scan *js = ch->js;
   bool new_commit = !ch->in_commit || ch->seq >= ch->start + ch->blocks;
-  int r = read_group (js, ch->b, sb, ch->seq, g, spare);
+  int r;
+  struct group *g = read_group (js, ch->b, sb, ch->seq, pair, &r);
 
-  if (r != 1)
+  if (g == NULL)
     return r;
   if (new_commit)
     report_repairs (ch); /* the commit before ended whole */
@@ -616,7 +619,7 @@ follow_chain (struct chain *ch)
   }
   do
     r = ch->seq + JOURNAL_GROUP_HEADERS <= ch->limit
-            ? follow_group (ch, &g[0], &g[1], data)
+            ? follow_group (ch, g, data)
             : 0;
   while (r == 1);
   if (r == 0 && ch->in_commit &&
