@@ -290,6 +290,50 @@ START_TEST (leftover_commits_are_never_replayed)
 }
 END_TEST
 
+/* Sets both superblock copies of the disk at PATH to format version 1,
+ * dirty or not, as an earlier version left them. */
+static void
+make_version_1 (const char *path, bool dirty)
+{
+  uint8_t block[SB_BLOCK];
+
+  for (int copy = 0; copy < SB_COPIES; copy++) {
+    uint64_t off = (uint64_t)copy * SB_BLOCK;
+    file_read (path, block, SB_BLOCK, off);
+    le32_put (block + 8, 1);
+    le32_put (block + 76, dirty ? SB_DIRTY : SB_CLEAN);
+    le32_put (block + SB_BLOCK - 4, crc32c (0, block, SB_BLOCK - 4));
+    file_write (path, block, SB_BLOCK, off);
+  }
+}
+
+/* A version 1 disk closed cleanly opens, and is version 2 from then on;
+ * one left dirty is refused: its journal is in the old format. */
+START_TEST (version_1_disk)
+{
+  const char *path = scratch_disk ("v1.img", SIZE, NULL, 0);
+  struct disk_options opts = {.path = path};
+  struct disk *d = open_mode (path, DISK_MODE_TAGS, NULL);
+  struct superblock sb;
+  struct backing *bk;
+
+  write_flush (d, a, 5);
+  ck_assert_int_eq (disk_close (d), 0);
+  make_version_1 (path, true);
+  ck_assert_ptr_null (disk_open (&opts));
+  ck_assert_int_eq (errno, EUCLEAN);
+  ck_assert_ptr_nonnull (strstr (ni_error (), "earlier version"));
+  make_version_1 (path, false);
+  d = open_mode (path, DISK_MODE_TAGS, NULL);
+  expect_reads (d, 5, a);
+  ck_assert_int_eq (disk_close (d), 0);
+  bk = backing_open_file (path, true);
+  ck_assert_int_eq (sb_read (bk, &sb), 0);
+  ck_assert_uint_eq (sb.version, SB_VERSION);
+  backing_close (bk);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -303,6 +347,7 @@ main (void)
   tcase_add_test (tc, newest_superblock_damaged);
   tcase_add_test (tc, full_mode_no_rollback_after_superblock_fallback);
   tcase_add_test (tc, leftover_commits_are_never_replayed);
+  tcase_add_test (tc, version_1_disk);
   tcase_set_timeout (tc, 120);
   suite_add_tcase (s, tc);
   return run_suite (s);
