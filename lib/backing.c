@@ -14,6 +14,10 @@
 
 #include "backing.h"
 #include "report.h"
+#include "userfile.h"
+
+/* What a disk may be. */
+#define DISK_KINDS (USERFILE_REGULAR | USERFILE_BLOCK)
 
 struct file_backing {
   struct backing b;
@@ -112,6 +116,7 @@ backing_init (struct backing *b, const struct backing_ops *ops,
   atomic_init (&b->bytes_written, 0);
 }
 
+/* The size of FD, a regular file or a block device. */
 static int
 fd_size (int fd, uint64_t *size)
 {
@@ -121,10 +126,6 @@ fd_size (int fd, uint64_t *size)
     return -1;
   if (S_ISBLK (st.st_mode))
     return ioctl (fd, BLKGETSIZE64, size);
-  if (!S_ISREG (st.st_mode)) {
-    errno = EINVAL;
-    return -1;
-  }
   *size = st.st_size;
   return 0;
 }
@@ -155,15 +156,11 @@ backing_open_file (const char *path, bool readonly)
   uint64_t size;
   int fd;
 
-  fd = open (path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-  if (fd == -1) {
-    ni_error_set ("%s: open: %m", path);
+  fd = userfile_open (path, readonly ? O_RDONLY : O_RDWR, 0, DISK_KINDS, NULL);
+  if (fd == -1)
     return NULL;
-  }
   if (fd_size (fd, &size) == -1) {
-    ni_error_set ("%s: not a regular file or block device, or its size "
-                  "cannot be read: %m",
-                  path);
+    ni_error_set ("%s: its size cannot be read: %m", path);
     close (fd);
     return NULL;
   }
@@ -187,11 +184,9 @@ backing_create_file (const char *path, uint64_t size)
   struct stat st;
   int fd, r = 0;
 
-  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd == -1) {
-    ni_error_set ("%s: create: %m", path);
+  fd = userfile_open (path, O_RDWR | O_CREAT, 0644, DISK_KINDS, NULL);
+  if (fd == -1)
     return -1;
-  }
   if (fstat (fd, &st) == -1)
     r = -1;
   else if (S_ISREG (st.st_mode) && (uint64_t)st.st_size < size)

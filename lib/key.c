@@ -10,24 +10,7 @@
 
 #include "key.h"
 #include "report.h"
-
-static ssize_t
-read_key_bytes (int fd, uint8_t *buf, size_t len)
-{
-  size_t got = 0;
-
-  while (got < len) {
-    ssize_t r = read (fd, buf + got, len - got);
-    if (r == -1 && errno == EINTR)
-      continue;
-    if (r == -1)
-      return -1;
-    if (r == 0)
-      break;
-    got += r;
-  }
-  return got;
-}
+#include "userfile.h"
 
 /* Refuses a key that others can read, as ssh refuses such a private key:
  * whoever reads it can forge every tag. */
@@ -62,16 +45,14 @@ key_load (const char *path)
   buf = sodium_malloc (KEY_MAX_SIZE + 1);
   if (buf == NULL)
     return NULL;
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd == -1) {
-    ni_error_set ("key file %s: %m", path);
+  fd = userfile_open (path, O_RDONLY, 0, USERFILE_REGULAR, "key file");
+  if (fd == -1)
     goto out;
-  }
   if (check_private (fd, path) == -1) {
     close (fd);
     goto out;
   }
-  len = read_key_bytes (fd, buf, KEY_MAX_SIZE + 1);
+  len = userfile_read (fd, buf, KEY_MAX_SIZE + 1);
   close (fd);
   if (len == -1) {
     ni_error_set ("key file %s: read: %m", path);

@@ -16,7 +16,9 @@
 
 #include "json.h"
 #include "status.h"
+#include "report.h"
 #include "tool.h"
+#include "userfile.h"
 
 /* How long --reset waits for a server to take it: many intervals. */
 #define RESET_TIMEOUT_S 5
@@ -126,11 +128,15 @@ load_status_file (const char *file, struct status_file *e)
 {
   g_autoptr (GKeyFile) kf = g_key_file_new ();
   g_autoptr (GError) err = NULL;
+  g_autofree char *text = NULL;
+  gsize len;
   bool in_service;
 
   memset (e, 0, sizeof *e);
   e->file = file;
-  if (!g_key_file_load_from_file (kf, file, G_KEY_FILE_NONE, &err) ||
+  if (!read_user_file ("status", file, &text, &len))
+    return false;
+  if (!g_key_file_load_from_data (kf, text, len, G_KEY_FILE_NONE, &err) ||
       !read_status_file (kf, e, &err)) {
     tool_error ("status", "%s: %s", file, err->message);
     status_file_clear (e);
@@ -163,9 +169,10 @@ reset_one (const char *file)
                 file, e.pid);
     return false;
   }
-  fd = open (reset_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  fd = userfile_open (reset_path, O_WRONLY | O_CREAT, 0644, USERFILE_REGULAR,
+                      NULL);
   if (fd == -1) {
-    tool_error ("status", "%s: %s", reset_path, g_strerror (errno));
+    tool_error ("status", "%s", ni_error ());
     return false;
   }
   close (fd);

@@ -2,12 +2,15 @@
  * superblock. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "report.h"
 #include "tool.h"
+#include "userfile.h"
 
 gboolean tool_verbose;
 
@@ -154,4 +157,27 @@ open_superblock (const char *cmd, const char *disk, struct superblock *sb)
     return NULL;
   }
   return b;
+}
+
+bool
+read_user_file (const char *cmd, const char *path, char **text, gsize *len)
+{
+  int fd = userfile_open (path, O_RDONLY, 0, USERFILE_REGULAR, NULL);
+  GString *s;
+  char buf[65536];
+  ssize_t n;
+
+  if (fd == -1) {
+    tool_error (cmd, "%s", ni_error ());
+    return false;
+  }
+  s = g_string_new (NULL);
+  while ((n = userfile_read (fd, buf, sizeof buf)) > 0)
+    g_string_append_len (s, buf, n);
+  if (n == -1)
+    tool_error (cmd, "%s: read: %s", path, g_strerror (errno));
+  close (fd);
+  *len = s->len;
+  *text = g_string_free (s, n == -1);
+  return n != -1;
 }

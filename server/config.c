@@ -249,10 +249,8 @@ load_file (struct parser *p)
   gsize len;
   int bad;
 
-  if (!g_file_get_contents (p->file, &text, &len, &err)) {
-    tool_error (p->cmd, "%s", err->message);
+  if (!read_user_file (p->cmd, p->file, &text, &len))
     return false;
-  }
   /* GKeyFile reads on past a NUL byte, the scan would not: the lines
    * after it would escape every check. */
   nul = memchr (text, '\0', len);

@@ -68,6 +68,12 @@ void argv_add (GPtrArray *argv, const char *fmt, ...)
  * only where they need it. */
 char *command_line (char *const *argv);
 
+/* Reads PATH, a regular file the user named, whole: *TEXT (NUL-terminated,
+ * for g_free) and its length.  Prints the error and returns false on
+ * failure; a FIFO or a device is refused, not waited on. */
+bool read_user_file (const char *cmd, const char *path, char **text,
+                     gsize *len);
+
 /* Opens DISK read-only and reads its newest superblock, without the key
  * and whatever its state.  NULL, with the error printed, on failure. */
 struct backing *open_superblock (const char *cmd, const char *disk,
