@@ -1,12 +1,15 @@
 /* The status file: see status.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "report.h"
 #include "status.h"
+#include "userfile.h"
 
 #define FIELD(key, member, kind, help)                                         \
   {                                                                            \
@@ -117,9 +120,8 @@ write_counters (FILE *f, const struct disk_counters *c)
 static void
 write_status (FILE *f, const struct status *s)
 {
-  fputs ("# nbd-integrity status: see nbdkit-integrity-plugin(1)\n"
-         "[" STATUS_GROUP "]\n",
-         f);
+  fputs (STATUS_MAGIC ": see nbdkit-integrity-plugin(1)\n", f);
+  fputs ("[" STATUS_GROUP "]\n", f);
   fprintf (f, "version=%d\n", STATUS_VERSION);
   write_string (f, "state", s->state);
   write_string (f, "disk", s->disk);
@@ -138,6 +140,54 @@ suffixed (const char *path, const char *suffix)
   char *s;
 
   return asprintf (&s, "%s%s", path, suffix) == -1 ? NULL : s;
+}
+
+/* Refuses PATH, which is FILE, the disk or the key file (WHAT). */
+static int
+refuse_same (const char *path, const char *what, const char *file)
+{
+  ni_error_set ("status file %s is the %s %s: writing the status there "
+                "would replace the %s; give the status file a path of its own",
+                path, what, file, what);
+  errno = EEXIST;
+  return -1;
+}
+
+/* Refuses a PATH that holds something other than a status file. */
+static int
+check_contents (const char *path)
+{
+  char head[sizeof STATUS_MAGIC - 1];
+  ssize_t n;
+  int fd = userfile_open (path, O_RDONLY, 0, USERFILE_REGULAR, "status file");
+
+  if (fd == -1)
+    return errno == ENOENT ? 0 : -1;
+  n = userfile_read (fd, head, sizeof head);
+  close (fd);
+  if (n == -1) {
+    ni_error_set ("status file %s: read: %m", path);
+    return -1;
+  }
+  if (n == 0 || (n == sizeof head && memcmp (head, STATUS_MAGIC, n) == 0))
+    return 0;
+  ni_error_set ("status file %s: the file there is not a status file (its "
+                "first line does not start with \"" STATUS_MAGIC "\"), and "
+                "writing the status would replace it: remove it, or give the "
+                "status file another path",
+                path);
+  errno = EEXIST;
+  return -1;
+}
+
+int
+status_check_path (const char *path, const char *disk, const char *keyfile)
+{
+  if (userfile_same (path, disk))
+    return refuse_same (path, "disk", disk);
+  if (keyfile && userfile_same (path, keyfile))
+    return refuse_same (path, "key file", keyfile);
+  return check_contents (path);
 }
 
 char *

@@ -22,6 +22,14 @@
  * old file or the new one whole.  There is no fsync: the file describes
  * a running process, and is rewritten after a crash.
  *
+ * The rename replaces whatever is at PATH, so status_check_path refuses,
+ * before anything is written, a PATH that holds anything else: the disk
+ * or its key file (or a link to either), a FIFO or a device, or a file
+ * whose first line does not start with STATUS_MAGIC (as every status
+ * file's has, since version 1).  A status file of an earlier run is
+ * replaced (a restart), and so is an empty file, which holds nothing to
+ * lose and is what a crash may leave of a file never synced.
+ *
  * Reset: the tool creates PATH.reset (status_reset_path); the publisher
  * that sees it takes the counters then as its baseline, publishes the
  * counters minus the baseline (status_subtract), then removes PATH.reset,
@@ -37,6 +45,7 @@
 #include "stats.h"
 
 #define STATUS_VERSION 1
+#define STATUS_MAGIC "# nbd-integrity status" /* how the first line starts */
 #define STATUS_GROUP "status"
 #define STATUS_RECENT_KEY "last_mismatch_sectors"
 
@@ -73,6 +82,11 @@ struct status {
 /* Writes S to PATH atomically (see above).  -1 with errno and ni_error()
  * naming the file on failure. */
 int status_write (const char *path, const struct status *s);
+
+/* Whether PATH may take the status of DISK, whose key file is KEYFILE
+ * (NULL: none): see above.  0 if it may; -1 with errno and ni_error()
+ * naming PATH and what is there if not. */
+int status_check_path (const char *path, const char *disk, const char *keyfile);
 
 /* PATH.reset, malloc'd; NULL with errno on failure. */
 char *status_reset_path (const char *path);

@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -128,4 +131,47 @@ userfile_read (int fd, void *buf, size_t len)
     got += r;
   }
   return got;
+}
+
+/* PATH with every link resolved, or, for a file not there yet, with its
+ * directory's; PATH itself if neither can be.  NULL only without memory. */
+static char *
+resolve (const char *path)
+{
+  const char *slash = strrchr (path, '/');
+  char *real = realpath (path, NULL), *dir, *real_dir;
+
+  if (real || errno != ENOENT)
+    return real ? real : strdup (path);
+  dir = slash ? strndup (path, slash - path + 1) : strdup (".");
+  real_dir = dir ? realpath (dir, NULL) : NULL;
+  free (dir);
+  if (real_dir == NULL)
+    return strdup (path);
+  if (asprintf (&real, "%s%s%s", real_dir,
+                real_dir[strlen (real_dir) - 1] == '/' ? "" : "/",
+                slash ? slash + 1 : path) == -1)
+    real = NULL;
+  free (real_dir);
+  return real;
+}
+
+bool
+userfile_same (const char *a, const char *b)
+{
+  struct stat sa, sb;
+  char *ra, *rb;
+  bool same;
+
+  if (stat (a, &sa) == 0 && stat (b, &sb) == 0) {
+    if (S_ISBLK (sa.st_mode) && S_ISBLK (sb.st_mode))
+      return sa.st_rdev == sb.st_rdev;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  }
+  ra = resolve (a);
+  rb = resolve (b);
+  same = ra && rb && strcmp (ra, rb) == 0;
+  free (ra);
+  free (rb);
+  return same;
 }

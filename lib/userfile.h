@@ -17,6 +17,7 @@
 #ifndef NBD_INTEGRITY_USERFILE_H
 #define NBD_INTEGRITY_USERFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -34,5 +35,11 @@ int userfile_open (const char *path, int flags, mode_t mode, unsigned kinds,
 /* Reads LEN bytes from FD, fewer only at the end of the file.  The number
  * read, or -1 with errno (no message) on failure. */
 ssize_t userfile_read (int fd, void *buf, size_t len);
+
+/* Whether A and B are the same file: the same inode, or the same block
+ * device, if both exist (so a link to a file is that file), else the
+ * same path once resolved as far as it can be (a file not there yet has
+ * its directory resolved). */
+bool userfile_same (const char *a, const char *b);
 
 #endif

@@ -19,6 +19,7 @@
 #include "publisher.h"
 #include "params.h"
 #include "report.h"
+#include "status.h"
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
@@ -118,6 +119,11 @@ integrity_config_complete (void)
 {
   if (filename == NULL) {
     nbdkit_error ("you must give the disk to serve: file=DISK");
+    return -1;
+  }
+  /* Before anything is opened: the status would replace what is there. */
+  if (status_path && status_check_path (status_path, filename, keyfile) == -1) {
+    nbdkit_error ("%s", ni_error ());
     return -1;
   }
   return 0;

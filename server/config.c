@@ -9,7 +9,6 @@
  */
 #include <stdarg.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "config.h"
@@ -17,7 +16,9 @@
 #include "hash.h"
 #include "params.h"
 #include "report.h"
+#include "status.h"
 #include "tool.h"
+#include "userfile.h"
 
 #define DEFAULT_PLUGIN "integrity"
 #define DEFAULT_STATUS_DIR "/run/nbd-integrity"
@@ -670,21 +671,6 @@ read_array (struct parser *p, struct config *cfg, const char *group,
 
 /* What two exports must not share. */
 
-/* Whether A and B name the same file or device, if both exist. */
-static bool
-same_file (const char *a, const char *b)
-{
-  struct stat sa, sb;
-
-  if (strcmp (a, b) == 0)
-    return true;
-  if (stat (a, &sa) == -1 || stat (b, &sb) == -1)
-    return false;
-  if (S_ISBLK (sa.st_mode) && S_ISBLK (sb.st_mode))
-    return sa.st_rdev == sb.st_rdev;
-  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 static bool
 any_address (const char *address)
 {
@@ -718,12 +704,12 @@ check_pair (struct parser *p, const struct export_config *a,
   if (same_port (a, b))
     problem (p, group, "port", "port %u is also [export %s]'s (line %d)",
              b->port, a->name, a->line);
-  if (a->disk && b->disk && same_file (a->disk, b->disk))
+  if (a->disk && b->disk && userfile_same (a->disk, b->disk))
     problem (p, group, "disk",
              "disk %s is also [export %s]'s (line %d): two servers "
              "would corrupt it",
              b->disk, a->name, a->line);
-  if (a->device && b->device && same_file (a->device, b->device))
+  if (a->device && b->device && userfile_same (a->device, b->device))
     problem (p, group, "device", "device %s is also [export %s]'s (line %d)",
              b->device, a->name, a->line);
 }
@@ -788,11 +774,27 @@ for_each_group (struct parser *p, struct config *cfg, const char *kind,
   }
 }
 
+/* What the plugin would refuse at start: a status file that would
+ * replace the export's disk, its key or another file. */
+static void
+check_status_path (struct parser *p, const struct config *cfg,
+                   const char *group, const struct export_config *e)
+{
+  g_autofree char *status = config_status_path (cfg, e);
+
+  if (p->role == CONFIG_SERVE && e->disk &&
+      status_check_path (status, e->disk, e->keyfile) == -1)
+    problem (p, group, NULL, "%s", ni_error ());
+}
+
 static void
 add_export (struct parser *p, struct config *cfg, const char *group,
             const char *name, unsigned timeout)
 {
-  g_ptr_array_add (cfg->exports, read_export (p, group, name, timeout));
+  struct export_config *e = read_export (p, group, name, timeout);
+
+  check_status_path (p, cfg, group, e);
+  g_ptr_array_add (cfg->exports, e);
 }
 
 static void
