@@ -196,15 +196,25 @@ status_reset_path (const char *path)
   return suffixed (path, ".reset");
 }
 
-/* Writes S to TMP.  -1 with errno on failure. */
+/* Writes S to TMP, made anew: a file already there is removed, never
+ * written through, for it may be a link to anything (the disk).  -1 with
+ * errno on failure. */
 static int
 write_file (const char *tmp, const struct status *s)
 {
-  FILE *f = fopen (tmp, "we");
-  int failed;
+  FILE *f;
+  int fd, failed;
 
-  if (f == NULL)
+  if (unlink (tmp) == -1 && errno != ENOENT)
     return -1;
+  fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd == -1)
+    return -1;
+  f = fdopen (fd, "w");
+  if (f == NULL) {
+    close (fd);
+    return -1;
+  }
   write_status (f, s);
   failed = ferror (f);
   if (fclose (f) == EOF || failed)

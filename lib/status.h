@@ -18,9 +18,11 @@
  *     reads=N ...                 one line for each of status_fields[]
  *     last_mismatch_sectors=N;N;  newest first, at most 8
  *
- * It is written to PATH.tmp and renamed over PATH, so a reader sees the
- * old file or the new one whole.  There is no fsync: the file describes
- * a running process, and is rewritten after a crash.
+ * It is written to PATH.tmp, made anew each time (what is there is
+ * removed, never written through: it may be a link to the disk), and
+ * renamed over PATH, so a reader sees the old file or the new one whole.
+ * There is no fsync: the file describes a running process, and is
+ * rewritten after a crash.
  *
  * The rename replaces whatever is at PATH, so status_check_path refuses,
  * before anything is written, a PATH that holds anything else: the disk

@@ -4,6 +4,8 @@ holds anything but a status file: the disk, the key file, a link to
 either, an unrelated file or a FIFO; each is refused before anything is
 served, with a message naming PATH, and left byte for byte as it was.  A
 new PATH, an old status file (a restart) and an empty file are taken.
+The temporary file the status is written to first (PATH.tmp) is never
+written through: a link there to the disk leaves the disk as it was.
 nbd-integrity serve --check refuses a configuration whose status file
 would be an export's disk."""
 
@@ -101,6 +103,20 @@ def acceptances(t, disk, params):
     serves(t, disk, params, empty, "status at an empty file")
 
 
+def tmp_link(t, disk, params):
+    """PATH.tmp, a link to the disk: replaced, never written through.
+    Serving changes the superblock, so the disk is checked whole rather
+    than compared byte for byte."""
+    size = os.path.getsize(disk)
+    status = t.path("linked.status")
+    os.symlink(disk, status + ".tmp")
+    serves(t, disk, params, status, "status whose PATH.tmp links to the disk")
+    check(os.path.getsize(disk) == size and
+          not helpers.read_file(disk, 0, 64).startswith(b"# nbd-integrity"),
+          "the disk was written through PATH.tmp")
+    t.verify_clean(disk, params[0][len("keyfile="):])
+
+
 def serve_check(t):
     """serve --check: the export's status file would be its disk."""
     os.mkdir(t.path("run"))
@@ -124,6 +140,7 @@ def serve_check(t):
 def main(t):
     disk, params = refusals(t)
     acceptances(t, disk, params)
+    tmp_link(t, disk, params)
     serve_check(t)
 
 
