@@ -290,6 +290,18 @@ START_TEST (leftover_commits_are_never_replayed)
 }
 END_TEST
 
+/* The copy that holds the newest superblock of the disk at PATH. */
+static int
+sb_newest_copy (const char *path)
+{
+  struct backing *bk = backing_open_file (path, true);
+  struct superblock sb;
+
+  ck_assert_int_eq (sb_read (bk, &sb), 0);
+  backing_close (bk);
+  return sb.copy;
+}
+
 /* Sets both superblock copies of the disk at PATH to format version 1,
  * dirty or not, as an earlier version left them. */
 static void
@@ -334,6 +346,32 @@ START_TEST (version_1_disk)
 }
 END_TEST
 
+/* A clean disk whose older superblock copy is damaged: the newer one is
+ * used, and the next opening for writing repairs the other. */
+START_TEST (damaged_older_superblock_is_repaired)
+{
+  const char *path = scratch_disk ("older-sb.img", SIZE, NULL, 0);
+  struct disk *d = open_mode (path, DISK_MODE_TAGS, NULL);
+  uint8_t block[SB_BLOCK];
+  struct superblock sb;
+  int older;
+
+  write_flush (d, b, 9);
+  ck_assert_int_eq (disk_close (d), 0);
+  older = 1 - sb_newest_copy (path);
+  file_flip_bit (path, (uint64_t)older * SB_BLOCK + 300, 1);
+  d = open_mode (path, DISK_MODE_TAGS, NULL);
+  ck_assert_int_eq (disk_superblock (d)->invalid_copy, older);
+  expect_reads (d, 9, b);
+  ck_assert_int_eq (disk_close (d), 0);
+  for (int copy = 0; copy < SB_COPIES; copy++) {
+    file_read (path, block, SB_BLOCK, (uint64_t)copy * SB_BLOCK);
+    ck_assert_msg (sb_decode (block, &sb) == 0, "copy %d: %s", copy,
+                   ni_error ());
+  }
+}
+END_TEST
+
 int
 main (void)
 {
@@ -348,6 +386,7 @@ main (void)
   tcase_add_test (tc, full_mode_no_rollback_after_superblock_fallback);
   tcase_add_test (tc, leftover_commits_are_never_replayed);
   tcase_add_test (tc, version_1_disk);
+  tcase_add_test (tc, damaged_older_superblock_is_repaired);
   tcase_set_timeout (tc, 120);
   suite_add_tcase (s, tc);
   return run_suite (s);
