@@ -2,16 +2,26 @@
  *
  * Each algorithm comes from the library that does it best: CRC32C from
  * ISA-L, XXH3 from libxxhash, BLAKE2b from libsodium, SHA-256 and HMAC from
- * OpenSSL (SHA-NI).  For SHA-256 and HMAC the hasher holds contexts already
- * initialised (and keyed: HMAC's inner and outer pads absorbed) that each
- * call copies, so no call fetches algorithms or takes a library lock.
+ * OpenSSL (SHA-NI).
+ *
+ * Whatever makes tags is as good as the key, and lives only in memory that
+ * sodium_malloc gives (locked, marked MADV_DONTDUMP so that no core dump,
+ * the kernel's or gcore's, holds it, wiped when freed): the key, and for
+ * HMAC the SHA-256 states with the inner and outer pads already absorbed,
+ * so that no tag pays for keying.  A tag works on a copy of the state on
+ * the stack, wiped when the tag is made; BLAKE2b keys a fresh state per
+ * tag, wiped the same way.  OpenSSL's EVP contexts would keep the states
+ * in its own heap, which is dumped: HMAC uses its low-level SHA256_CTX
+ * (deprecated in OpenSSL 3, still the code under EVP's SHA-256: the same
+ * SHA-NI block function), a plain struct that can be put here.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <isa-l/crc.h>
-#include <openssl/evp.h>
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_CTX: see above */
+#include <openssl/sha.h>
 #include <sodium.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
@@ -31,14 +41,19 @@ static const struct hash_alg algs[] = {
 
 #define NR_ALGS (sizeof algs / sizeof algs[0])
 #define SHA256_BLOCK 64
+#define MAX_KEY SHA256_BLOCK
+
+/* A keyed hasher's secrets, in one sodium_malloc block. */
+struct secrets {
+  uint8_t key[MAX_KEY];
+  size_t key_len;
+  SHA256_CTX inner; /* HMAC only: ipad absorbed */
+  SHA256_CTX outer; /* HMAC only: opad absorbed */
+};
 
 struct hasher {
   const struct hash_alg *alg;
-  uint8_t *key; /* sodium_malloc'd */
-  size_t key_len;
-  EVP_MD *sha256;
-  EVP_MD_CTX *inner; /* SHA-256 initialised; for HMAC, ipad absorbed */
-  EVP_MD_CTX *outer; /* HMAC only: opad absorbed */
+  struct secrets *secrets; /* NULL for the unkeyed algorithms */
 };
 
 const struct hash_alg *
@@ -83,48 +98,39 @@ crc32c (uint32_t crc, const void *buf, size_t len)
   return ~crc;
 }
 
-/* Absorbs the HMAC pad of KEY (XOR PAD) into a fresh SHA-256 context. */
-static EVP_MD_CTX *
-sha256_ctx_with_pad (const struct hasher *h, uint8_t pad)
+/* Zeroes the stack below its caller's frame, where SHA-256 of the pad
+ * blocks ran: without SHA-NI, OpenSSL's code leaves there the message
+ * schedule plus the round constants, from which the key XOR a pad is
+ * read straight back. */
+static __attribute__ ((noinline)) void
+wipe_stack_below (void)
 {
-  uint8_t block[SHA256_BLOCK] = {0};
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
+  uint8_t area[4096];
 
-  if (ctx == NULL || !EVP_DigestInit_ex2 (ctx, h->sha256, NULL)) {
-    EVP_MD_CTX_free (ctx);
-    return NULL;
-  }
-  if (pad) {
-    /* Keys are at most 64 bytes, the SHA-256 block, so never hashed. */
-    memcpy (block, h->key, h->key_len);
-    for (size_t i = 0; i < SHA256_BLOCK; i++)
-      block[i] ^= pad;
-    if (!EVP_DigestUpdate (ctx, block, sizeof block)) {
-      EVP_MD_CTX_free (ctx);
-      return NULL;
-    }
-    sodium_memzero (block, sizeof block);
-  }
-  return ctx;
+  sodium_memzero (area, sizeof area);
 }
 
-static int
-hasher_init_sha256 (struct hasher *h)
+/* Sets CTX to SHA-256 with the block KEY XOR PAD absorbed. */
+static void
+sha256_absorb_pad (SHA256_CTX *ctx, const struct secrets *s, uint8_t pad)
 {
-  bool hmac = h->alg->id == HASH_HMAC_SHA256;
+  uint8_t block[SHA256_BLOCK] = {0};
 
-  h->sha256 = EVP_MD_fetch (NULL, "SHA256", NULL);
-  if (h->sha256 == NULL)
-    return -1;
-  h->inner = sha256_ctx_with_pad (h, hmac ? 0x36 : 0);
-  if (h->inner == NULL)
-    return -1;
-  if (hmac) {
-    h->outer = sha256_ctx_with_pad (h, 0x5c);
-    if (h->outer == NULL)
-      return -1;
-  }
-  return 0;
+  /* Keys are at most 64 bytes, the SHA-256 block, so never hashed. */
+  memcpy (block, s->key, s->key_len);
+  for (size_t i = 0; i < SHA256_BLOCK; i++)
+    block[i] ^= pad;
+  SHA256_Init (ctx);
+  SHA256_Update (ctx, block, sizeof block);
+  sodium_memzero (block, sizeof block);
+}
+
+static void
+hmac_prepare (struct secrets *s)
+{
+  sha256_absorb_pad (&s->inner, s, 0x36);
+  sha256_absorb_pad (&s->outer, s, 0x5c);
+  wipe_stack_below ();
 }
 
 static int
@@ -142,16 +148,18 @@ hasher_set_key (struct hasher *h, const uint8_t *key, size_t key_len)
   }
   if (key == NULL)
     return 0;
-  if (key_len > 64) {
-    ni_error_set ("key too long: %zu bytes (at most 64)", key_len);
+  if (key_len > MAX_KEY) {
+    ni_error_set ("key too long: %zu bytes (at most %d)", key_len, MAX_KEY);
     errno = EINVAL;
     return -1;
   }
-  h->key = sodium_malloc (key_len);
-  if (h->key == NULL)
+  h->secrets = sodium_malloc (sizeof *h->secrets);
+  if (h->secrets == NULL)
     return -1;
-  memcpy (h->key, key, key_len);
-  h->key_len = key_len;
+  memcpy (h->secrets->key, key, key_len);
+  h->secrets->key_len = key_len;
+  if (h->alg->id == HASH_HMAC_SHA256)
+    hmac_prepare (h->secrets);
   return 0;
 }
 
@@ -169,19 +177,11 @@ hasher_new (const struct hash_alg *alg, const uint8_t *key, size_t key_len)
   if (h == NULL)
     return NULL;
   h->alg = alg;
-  if (hasher_set_key (h, key, key_len) == -1)
-    goto err;
-  if ((alg->id == HASH_SHA256 || alg->id == HASH_HMAC_SHA256) &&
-      hasher_init_sha256 (h) == -1) {
-    ni_error_set ("OpenSSL could not set up SHA-256");
-    errno = EIO;
-    goto err;
+  if (hasher_set_key (h, key, key_len) == -1) {
+    hasher_free (h);
+    return NULL;
   }
   return h;
-
-err:
-  hasher_free (h);
-  return NULL;
 }
 
 void
@@ -189,10 +189,7 @@ hasher_free (struct hasher *h)
 {
   if (h == NULL)
     return;
-  sodium_free (h->key);
-  EVP_MD_CTX_free (h->inner);
-  EVP_MD_CTX_free (h->outer);
-  EVP_MD_free (h->sha256);
+  sodium_free (h->secrets);
   free (h);
 }
 
@@ -230,41 +227,39 @@ static void
 tag_blake2b (const struct hasher *h, const uint8_t *prefix, size_t plen,
              const void *data, size_t len, uint8_t *tag)
 {
+  const struct secrets *s = h->secrets;
   crypto_generichash_state state;
 
-  crypto_generichash_init (&state, h->key, h->key_len, 32);
+  crypto_generichash_init (&state, s ? s->key : NULL, s ? s->key_len : 0, 32);
   crypto_generichash_update (&state, prefix, plen);
   crypto_generichash_update (&state, data, len);
   crypto_generichash_final (&state, tag, 32);
   /* Keyed, the state is as good as the key for making tags. */
-  if (h->key)
+  if (s)
     sodium_memzero (&state, sizeof state);
 }
 
-/* SHA-256, or HMAC-SHA256 when the hasher has an outer context.  The
- * contexts are copies of the prepared ones, so this allocates one context
- * per call: cheap next to hashing a sector, and lock-free. */
+/* SHA-256, or HMAC-SHA256 from the prepared pad states. */
 static void
 tag_sha256 (const struct hasher *h, const uint8_t *prefix, size_t plen,
             const void *data, size_t len, uint8_t *tag)
 {
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
-  unsigned out_len;
-  bool ok;
+  const struct secrets *s = h->secrets;
+  SHA256_CTX ctx;
 
-  ok = ctx && EVP_MD_CTX_copy_ex (ctx, h->inner) &&
-       EVP_DigestUpdate (ctx, prefix, plen) &&
-       EVP_DigestUpdate (ctx, data, len) &&
-       EVP_DigestFinal_ex (ctx, tag, &out_len);
-  if (ok && h->outer)
-    ok = EVP_MD_CTX_copy_ex (ctx, h->outer) &&
-         EVP_DigestUpdate (ctx, tag, 32) &&
-         EVP_DigestFinal_ex (ctx, tag, &out_len);
-  EVP_MD_CTX_free (ctx);
-  /* OpenSSL fails here only on allocation failure.  A zero tag is then
-   * stored, which never verifies data, so nothing wrong is accepted. */
-  if (!ok)
-    memset (tag, 0, 32);
+  if (s)
+    ctx = s->inner;
+  else
+    SHA256_Init (&ctx);
+  SHA256_Update (&ctx, prefix, plen);
+  SHA256_Update (&ctx, data, len);
+  SHA256_Final (tag, &ctx);
+  if (s) {
+    ctx = s->outer;
+    SHA256_Update (&ctx, tag, 32);
+    SHA256_Final (tag, &ctx);
+    sodium_memzero (&ctx, sizeof ctx);
+  }
 }
 
 static void
