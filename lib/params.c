@@ -21,6 +21,7 @@ const struct param params[] = {
     /* Less would not hold one deferred write of the largest chunk. */
     {"write-buffer", PARAM_SIZE, 64 * 1024, "no deferred writes"},
     {"lock-memory", PARAM_BOOL, 0, NULL},
+    {"core-dumps", PARAM_BOOL, 0, NULL},
 };
 
 const unsigned nr_params = sizeof params / sizeof params[0];

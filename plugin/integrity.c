@@ -33,6 +33,7 @@ static char *status_path;
 static int64_t tag_cache;
 static int64_t write_buffer = -1; /* -1: the default; 0: write through */
 static bool lock_memory;
+static bool core_dumps; /* of a keyed disk's server */
 static enum disk_mode mode = DISK_MODE_TAGS;
 static struct disk *disk;
 static struct publisher *publisher; /* NULL without status= */
@@ -88,6 +89,8 @@ keep_param (const char *key, const union param_value *v)
     mode = v->mode;
   else if (strcmp (key, "lock-memory") == 0)
     lock_memory = v->flag;
+  else if (strcmp (key, "core-dumps") == 0)
+    core_dumps = v->flag;
   else if (strcmp (key, "tag-cache") == 0)
     tag_cache = v->size;
   else
@@ -138,7 +141,9 @@ integrity_config_complete (void)
   "write-buffer=SIZE     Memory for deferred writes (default 16M; 0: none).\n" \
   "status=PATH           Keep live counters in PATH (nbd-integrity status).\n" \
   "lock-memory=true      Keep the server in memory (for a client on this "     \
-  "host)."
+  "host).\n"                                                                   \
+  "core-dumps=true       Let a keyed disk's server dump core (keys are left "  \
+  "out)."
 
 /* What recovery did, in the log; what it had to fail or repair, as an
  * error an administrator sees (each sector and block was logged too). */
@@ -159,6 +164,23 @@ report_recovery (void)
                   filename, r->neither, r->repaired, r->unflushed_lost);
 }
 
+/* The key and the states keyed with it are kept out of core dumps
+ * (lib/hash.c), but a core made while a tag is computed may catch the
+ * working copy on a thread's stack.  Unless core-dumps=true, a keyed
+ * disk's server makes no core and cannot be traced by its user's
+ * debuggers (PR_SET_DUMPABLE 0); root's still can. */
+static int
+forbid_core_dumps (void)
+{
+  if (keyfile == NULL || core_dumps)
+    return 0;
+  if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
+    nbdkit_error ("prctl: PR_SET_DUMPABLE: %m");
+    return -1;
+  }
+  return 0;
+}
+
 static int
 integrity_get_ready (void)
 {
@@ -172,6 +194,8 @@ integrity_get_ready (void)
       .mode = mode,
   };
 
+  if (forbid_core_dumps () == -1)
+    return -1;
   disk = disk_open (&opts);
   if (disk == NULL) {
     nbdkit_error ("%s", ni_error ());

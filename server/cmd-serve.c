@@ -141,6 +141,8 @@ add_plugin_params (GPtrArray *a, const struct config *cfg,
     argv_add (a, "write-buffer=%" G_GINT64_FORMAT, e->write_buffer);
   if (e->lock_memory)
     argv_add (a, "lock-memory=true");
+  if (e->core_dumps)
+    argv_add (a, "core-dumps=true");
   argv_add (a, "status=%s", status);
 }
 

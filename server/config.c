@@ -40,6 +40,7 @@ static const char *const export_keys[] = {
     "tag-cache",
     "write-buffer",
     "lock-memory",
+    "core-dumps",
     "socket",
     "address",
     "port",
@@ -479,6 +480,7 @@ read_plugin_params (struct parser *p, const char *group,
   e->tag_cache = get_size_param (p, group, "tag-cache");
   e->write_buffer = get_size_param (p, group, "write-buffer");
   e->lock_memory = get_bool (p, group, "lock-memory");
+  e->core_dumps = get_bool (p, group, "core-dumps");
 }
 
 static void

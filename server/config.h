@@ -38,6 +38,7 @@ struct export_config {
   char *keyfile, *hash, *mode;
   int64_t tag_cache, write_buffer; /* bytes; -1: the plugin's default */
   bool lock_memory;
+  bool core_dumps; /* a keyed disk's server may dump core (plugin's) */
 
   /* Where nbdkit listens: socket, or port on address (NULL: all). */
   char *socket;
