@@ -114,6 +114,15 @@ backing_init (struct backing *b, const struct backing_ops *ops,
   b->size = size;
   b->readonly = readonly;
   atomic_init (&b->bytes_written, 0);
+  atomic_init (&b->punch, BACKING_PUNCH_UNKNOWN);
+}
+
+static bool
+is_regular_file (int fd)
+{
+  struct stat st;
+
+  return fstat (fd, &st) == 0 && S_ISREG (st.st_mode);
 }
 
 /* The size of FD, a regular file or a block device. */
@@ -175,6 +184,10 @@ backing_open_file (const char *path, bool readonly)
   }
   fb->fd = fd;
   backing_init (&fb->b, &file_ops, path, size, readonly);
+  /* Past the end of a regular file there is nothing to deallocate: the
+   * punch only asks the file system whether it can. */
+  if (!readonly && is_regular_file (fd))
+    backing_punch (&fb->b, size, 4096);
   return &fb->b;
 }
 
@@ -222,7 +235,24 @@ backing_sync (struct backing *b)
 int
 backing_punch (struct backing *b, uint64_t off, uint64_t len)
 {
-  return b->ops->punch (b, off, len);
+  int r;
+
+  if (atomic_load (&b->punch) == BACKING_PUNCH_UNSUPPORTED) {
+    errno = EOPNOTSUPP;
+    return -1;
+  }
+  r = b->ops->punch (b, off, len);
+  if (r == 0)
+    atomic_store (&b->punch, BACKING_PUNCH_WORKS);
+  else if (errno == EOPNOTSUPP)
+    atomic_store (&b->punch, BACKING_PUNCH_UNSUPPORTED);
+  return r;
+}
+
+bool
+backing_punches (struct backing *b)
+{
+  return atomic_load (&b->punch) == BACKING_PUNCH_WORKS;
 }
 
 int

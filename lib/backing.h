@@ -29,17 +29,28 @@ struct backing_ops {
   void (*close) (struct backing *b);
 };
 
+/* What punch has shown it can do: learned from every punch, since a
+ * backing that cannot punch never will. */
+enum backing_punch {
+  BACKING_PUNCH_UNKNOWN,     /* not tried yet */
+  BACKING_PUNCH_WORKS,       /* a punch succeeded */
+  BACKING_PUNCH_UNSUPPORTED, /* a punch failed with EOPNOTSUPP */
+};
+
 struct backing {
   const struct backing_ops *ops;
   char *name;    /* path, for messages */
   uint64_t size; /* bytes */
   bool readonly;
   atomic_uint_fast64_t bytes_written;
+  atomic_int punch; /* enum backing_punch */
 };
 
 /* Opens a file or block device.  Opened for writing, it is locked
- * (flock) for as long as it is open: a second writer gets EBUSY.  NULL
- * with errno and ni_error() on failure. */
+ * (flock) for as long as it is open: a second writer gets EBUSY, and a
+ * regular file is punched past its end, which changes nothing but tells
+ * whether its file system punches (backing_punches).  NULL with errno
+ * and ni_error() on failure. */
 struct backing *backing_open_file (const char *path, bool readonly);
 
 /* Creates PATH as a sparse file of SIZE bytes if it does not exist, or
@@ -51,6 +62,11 @@ int backing_pwrite (struct backing *b, const void *buf, size_t len,
                     uint64_t off, unsigned flags);
 int backing_sync (struct backing *b);
 int backing_punch (struct backing *b, uint64_t off, uint64_t len);
+
+/* True if punch is known to work on B: a punch has succeeded on it (for
+ * a file opened for writing, the open tried one past its end).  False
+ * while that is unknown or once it failed with EOPNOTSUPP. */
+bool backing_punches (struct backing *b);
 
 /* Makes a range read as zeroes: punches it, or writes zeroes where the
  * backing cannot punch. */

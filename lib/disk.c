@@ -1113,6 +1113,18 @@ disk_zero (struct disk *d, uint32_t count, uint64_t offset, bool fua)
 }
 
 int
+disk_zero_fast (struct disk *d, uint32_t count, uint64_t offset, bool fua)
+{
+  if (check_change (d, count, offset) == -1)
+    return -1;
+  if (!aligned (d, count, offset) || !backing_punches (d->b)) {
+    errno = ENOTSUP;
+    return -1;
+  }
+  return disk_zero (d, count, offset, fua);
+}
+
+int
 disk_flush (struct disk *d)
 {
   atomic_fetch_add (&d->stats.flushes, 1);

@@ -18,7 +18,9 @@
  * commit, many to one durable journal write.
  *
  * Trim and zero: journal the sectors as unwritten, punch the data where
- * the backing can, set the tags to unwritten.
+ * the backing can, set the tags to unwritten.  A zero writes zeroes where
+ * the backing cannot punch and over the part of a sector it covers; a
+ * fast zero (NBD's FAST_ZERO) that would have to fails with ENOTSUP.
  *
  * Write ("full" crash mode): the same, but the journal record carries the
  * data too, so the write in place may be lost and is replayed.  Mode
@@ -123,6 +125,12 @@ int disk_flush (struct disk *d);
 /* Makes [OFFSET, OFFSET+COUNT) read as zeroes, durably once flushed: the
  * whole sectors are discarded, partial ones written. */
 int disk_zero (struct disk *d, uint32_t count, uint64_t offset, bool fua);
+
+/* disk_zero only where it writes no data, only a journal record, a punch
+ * and tags: COUNT and OFFSET sector-aligned, the backing known to punch
+ * (backing_punches).  Elsewhere, where zeroes would be written as
+ * disk_write writes them, -1 with ENOTSUP before anything changes. */
+int disk_zero_fast (struct disk *d, uint32_t count, uint64_t offset, bool fua);
 
 /* Journal counters and fill; zeroes when read-only. */
 void disk_journal_stats (struct disk *d, struct journal_stats *stats);
