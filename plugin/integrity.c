@@ -333,6 +333,17 @@ integrity_can_do (void *handle)
   return 1;
 }
 
+/* Fast zero is advertised because the answer is always fast: a zero that
+ * would write zeroes fails at once with ENOTSUP (disk_zero_fast).  Not
+ * advertising it is no protection: nbdkit 1.32 aborts when a client sends
+ * the flag anyway to a plugin that does not (backend.c, backend_zero). */
+static int
+integrity_can_fast_zero (void *handle)
+{
+  (void)handle;
+  return 1;
+}
+
 static int
 integrity_can_write (void *handle)
 {
@@ -392,8 +403,12 @@ integrity_trim (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 static int
 integrity_zero (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
+  bool fua = flags & NBDKIT_FLAG_FUA;
+
   (void)handle;
-  return disk_zero (disk, count, offset, flags & NBDKIT_FLAG_FUA);
+  if (flags & NBDKIT_FLAG_FAST_ZERO)
+    return disk_zero_fast (disk, count, offset, fua);
+  return disk_zero (disk, count, offset, fua);
 }
 
 static struct nbdkit_plugin plugin = {
@@ -417,6 +432,7 @@ static struct nbdkit_plugin plugin = {
     .can_flush = integrity_can_do,
     .can_trim = integrity_can_do,
     .can_zero = integrity_can_do,
+    .can_fast_zero = integrity_can_fast_zero,
     .can_fua = integrity_can_fua,
     .can_multi_conn = integrity_can_multi_conn,
     .can_cache = integrity_can_cache,
