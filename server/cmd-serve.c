@@ -57,6 +57,7 @@ struct child {
   gint64 started;        /* g_get_monotonic_time () at the start */
   gint64 restart_at;     /* when to start it again; 0: not waiting */
   unsigned quick_deaths; /* exits in a row within STABLE_RUN_S */
+  char *last_exit;       /* how the last one ended; NULL before any */
 };
 
 struct supervisor {
@@ -248,7 +249,11 @@ start_child (struct supervisor *s, struct child *c)
   c->pid = pid;
   c->log_fd = fds[0];
   c->started = g_get_monotonic_time ();
-  say (s, LOG_INFO, c->e->name, "started nbdkit (pid %d)", (int)pid);
+  if (c->last_exit)
+    say (s, LOG_NOTICE, c->e->name,
+         "restarted nbdkit (pid %d): the last one %s", (int)pid, c->last_exit);
+  else
+    say (s, LOG_INFO, c->e->name, "started nbdkit (pid %d)", (int)pid);
   return true;
 }
 
@@ -359,15 +364,35 @@ read_log (const struct supervisor *s, struct child *c)
 
 /* Children that exit. */
 
+/* "was killed by SIGABRT (Aborted)": the name an administrator looks
+ * for, and what it means. */
 static char *
 describe_exit (int status)
 {
+  const char *abbrev;
+
   if (WIFEXITED (status))
     return g_strdup_printf ("exited with status %d", WEXITSTATUS (status));
-  if (WIFSIGNALED (status))
+  if (!WIFSIGNALED (status))
+    return g_strdup_printf ("ended with wait status %#x", status);
+  abbrev = sigabbrev_np (WTERMSIG (status));
+  if (abbrev == NULL)
     return g_strdup_printf ("was killed by signal %d (%s)", WTERMSIG (status),
                             strsignal (WTERMSIG (status)));
-  return g_strdup_printf ("ended with wait status %#x", status);
+  return g_strdup_printf ("was killed by SIG%s (%s)", abbrev,
+                          strsignal (WTERMSIG (status)));
+}
+
+/* An abort is a failed assertion, nbdkit's or the plugin's, whose
+ * message is among the last words just logged; nbdkit 1.32 has one that
+ * a client can trigger. */
+static const char *
+exit_hint (int status)
+{
+  if (WIFSIGNALED (status) && WTERMSIG (status) == SIGABRT)
+    return " (a failed assertion: see its last words above, and KNOWN "
+           "PROBLEMS in nbdkit-integrity-plugin(1))";
+  return "";
 }
 
 static void
@@ -389,8 +414,11 @@ child_exited (struct supervisor *s, struct child *c, int status)
     return;
   }
   say (s, LOG_ERR, c->e->name,
-       "nbdkit (pid %d) %s after %.1f s; restarting in %u s", (int)pid, how,
-       (double)ran / G_USEC_PER_SEC, schedule_restart (s, c, ran));
+       "nbdkit (pid %d) %s after %.1f s%s; restarting in %u s", (int)pid, how,
+       (double)ran / G_USEC_PER_SEC, exit_hint (status),
+       schedule_restart (s, c, ran));
+  g_free (c->last_exit);
+  c->last_exit = g_strdup_printf ("(pid %d) %s", (int)pid, how);
 }
 
 static struct child *
@@ -563,6 +591,7 @@ supervisor_clear (struct supervisor *s)
     struct child *c = &s->children[i];
     g_strfreev (c->argv);
     g_string_free (c->partial, TRUE);
+    g_free (c->last_exit);
     if (c->log_fd != -1)
       close (c->log_fd);
   }
