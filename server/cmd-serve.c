@@ -123,6 +123,16 @@ add_tls (GPtrArray *a, const struct export_config *e)
     argv_add (a, "--tls-verify-peer");
 }
 
+/* nbdkit's options other than where it listens: the same whether serve
+ * starts it or systemd's socket does. */
+static void
+add_server_options (GPtrArray *a, const struct export_config *e)
+{
+  if (e->threads)
+    argv_add (a, "--threads=%u", e->threads);
+  add_tls (a, e);
+}
+
 static void
 add_plugin_params (GPtrArray *a, const struct config *cfg,
                    const struct export_config *e)
@@ -158,7 +168,7 @@ nbdkit_argv (const struct config *cfg, const struct export_config *e)
   argv_add (a, "-f");
   argv_add (a, "--exit-with-parent");
   add_listener (a, e);
-  add_tls (a, e);
+  add_server_options (a, e);
   argv_add (a, "%s", cfg->plugin);
   add_plugin_params (a, cfg, e);
   g_ptr_array_add (a, NULL);
@@ -693,7 +703,7 @@ exec_socket_activated (const struct config *cfg, const char *name)
     return EXIT_TROUBLE;
   a = g_ptr_array_new ();
   argv_add (a, "%s", cfg->nbdkit);
-  add_tls (a, e);
+  add_server_options (a, e);
   argv_add (a, "%s", cfg->plugin);
   add_plugin_params (a, cfg, e);
   g_ptr_array_add (a, NULL);

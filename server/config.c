@@ -47,6 +47,7 @@ static const char *const export_keys[] = {
     "tls",
     "tls-certificates",
     "tls-verify-peer",
+    "threads",
     "device",
     "host",
     "timeout",
@@ -510,6 +511,17 @@ read_listener (struct parser *p, const char *group, struct export_config *e)
              e->socket, max_socket);
 }
 
+/* nbdkit 1.32 aborts when a client hangs up with replies pending and
+ * more than one thread serves its connection (KNOWN PROBLEMS in
+ * nbdkit-integrity-plugin(1)), and the abort ends every connection of
+ * the export.  On a TCP port, whose clients may be any host's, each
+ * connection gets one thread unless threads= says otherwise. */
+static void
+read_threads (struct parser *p, const char *group, struct export_config *e)
+{
+  e->threads = get_uint (p, group, "threads", 1, 1024, e->port ? 1 : 0);
+}
+
 static void
 read_tls (struct parser *p, const char *group, struct export_config *e)
 {
@@ -556,6 +568,7 @@ read_export (struct parser *p, const char *group, const char *name,
   check_keys (p, group, export_keys);
   read_plugin_params (p, group, e);
   read_listener (p, group, e);
+  read_threads (p, group, e);
   read_tls (p, group, e);
   read_client (p, group, e, timeout);
   return e;

@@ -47,6 +47,9 @@ struct export_config {
   enum tls_mode tls;
   char *tls_certificates;
   bool tls_verify_peer;
+  /* nbdkit --threads: 1 serves each connection's requests one at a time;
+   * 0: nbdkit's default. */
+  unsigned threads;
 
   /* How nbd-client attaches it. */
   char *device;

@@ -116,10 +116,11 @@ def _env_path(name):
 class Server:
     """One nbdkit process serving the plugin on a Unix socket."""
 
-    def __init__(self, test, name, params):
+    def __init__(self, test, name, params, nbdkit_args=()):
         self.test = test
         self.name = name
         self.params = list(params)
+        self.nbdkit_args = list(nbdkit_args)  # before the plugin
         self.sock = os.path.join(test.dir, name + ".sock")
         self.pidfile = os.path.join(test.dir, name + ".pid")
         self.logpath = os.path.join(test.dir, name + ".log")
@@ -131,8 +132,8 @@ class Server:
     def command(self):
         verbose = ["-v"] if os.environ.get("NBDKIT_VERBOSE") else []
         return (["nbdkit", "-f", "--exit-with-parent", "-U", self.sock,
-                 "-P", self.pidfile] + verbose + [self.test.plugin] +
-                self.params)
+                 "-P", self.pidfile] + verbose + self.nbdkit_args +
+                [self.test.plugin] + self.params)
 
     def launch(self):
         """Starts nbdkit and waits until it serves or exits.  Returns True
@@ -345,10 +346,11 @@ class Test:
 
     # nbdkit.
 
-    def server(self, disk, *params, name=None):
-        """An nbdkit for DISK with plugin PARAMS (not started)."""
+    def server(self, disk, *params, name=None, nbdkit_args=()):
+        """An nbdkit for DISK with plugin PARAMS and NBDKIT_ARGS, nbdkit's
+        own options (not started)."""
         name = name or "nbdkit%d" % len(self.servers)
-        s = Server(self, name, ["file=" + disk] + list(params))
+        s = Server(self, name, ["file=" + disk] + list(params), nbdkit_args)
         self.servers.append(s)
         return s
 

@@ -9,7 +9,8 @@ every nbdkit once its clients have gone, and leaves every disk clean.
 
 A configuration with a mistake is refused with exit status 2 and a
 message naming the file and the line.  serve --check prints the nbdkit
-commands, and attach and detach --dry-run the nbd-client and mdadm
+commands (an export on a TCP port with --threads=1 unless threads= says
+otherwise), and attach and detach --dry-run the nbd-client and mdadm
 commands (the machine running the tests has no nbd module).  The example
 contrib/exports.conf passes the checks and is shown in nbd-integrity(8)
 as it is.  serve --socket-activated, started as systemd starts it (by
@@ -299,6 +300,9 @@ BAD_CONFIGS = [
     ("syntax error",
      "[export d0]\ndisk = a.img\nsocket a.sock\n",
      3, "socket a.sock"),
+    ("threads out of range",
+     "[export d0]\ndisk = a.img\nsocket = a.sock\nthreads = 0\n",
+     4, "threads"),
     ("unknown group",
      "[export d0]\ndisk = a.img\nsocket = a.sock\n[exprot d1]\n",
      4, "exprot"),
@@ -347,6 +351,37 @@ device = /dev/md0
 level = 5
 members = d0, d1, d2
 """
+
+
+THREADS_CONFIG = """\
+[export unix]
+disk = a.img
+socket = a.sock
+[export tcp]
+disk = b.img
+port = 10999
+[export tcp16]
+disk = c.img
+port = 11000
+threads = 16
+[export unix1]
+disk = d.img
+socket = d.sock
+threads = 1
+"""
+
+
+def check_threads(t):
+    """An export on a TCP port gets nbdkit --threads=1 unless threads=
+    says otherwise; one on a Unix socket nbdkit's default."""
+    path = t.path("threads.conf")
+    with open(path, "w") as f:
+        f.write(THREADS_CONFIG)
+    lines = t.tool_ok("serve", "--check", path).stdout.splitlines()
+    check_eq([re.findall(r"--threads=\d+", line) for line in lines],
+             [[], ["--threads=1"], ["--threads=16"], ["--threads=1"]],
+             "--threads of unix, tcp, tcp16, unix1 in %r" % lines)
+    print("threads: 1 on a TCP port, nbdkit's default on a Unix socket")
 
 
 def check_attach(t):
@@ -454,6 +489,7 @@ def check_socket_activated(t):
 def main(t):
     check_config_errors(t)
     check_serve(t)
+    check_threads(t)
     check_attach(t)
     check_example(t)
     check_socket_activated(t)
