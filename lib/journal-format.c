@@ -252,6 +252,7 @@ journal_block_decode (const struct superblock *sb, uint64_t seq,
     rec.kind = le16_get (p + 12);
     rec.tags = has_tags (&rec) ? p + JOURNAL_RECORD_HEADER : NULL;
     rec.data = NULL;
+    rec.data_seq = 0;
     if (!record_valid (sb, seq, &rec) ||
         p + journal_record_bytes (sb, &rec) > end)
       return out_of_range (seq);
@@ -480,6 +481,7 @@ read_data (struct backing *b, const struct superblock *sb, uint64_t seq,
     if (g->recs[i].kind != JREC_DATA)
       continue;
     g->recs[i].data = buf + next * SB_BLOCK;
+    g->recs[i].data_seq = first + next;
     next += journal_record_data_blocks (sb, &g->recs[i]);
   }
   return 0;

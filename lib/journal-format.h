@@ -125,6 +125,7 @@ struct journal_record {
   uint16_t kind;
   const uint8_t *tags; /* count * tag_size bytes for JREC_TAGS, JREC_DATA */
   const uint8_t *data; /* count * sector_size bytes for JREC_DATA */
+  uint64_t data_seq;   /* journal_scan: the block its data starts in */
 };
 
 /* A header block's fields other than its records. */

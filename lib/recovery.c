@@ -1,8 +1,12 @@
 /* Recovery: see recovery.h.
  *
- * The journal is read into one array of (sector, order, tag) entries,
+ * The journal is read into one array of entries, one for each sector of
+ * each record (its sector, journal order, tag, whether it is flushed),
  * sorted by sector and then by journal order, so each journaled sector's
- * data is read and hashed once however often it was written.
+ * data is read and decided once however often it was written.  In full
+ * mode, a record not flushed whose data the journal holds whole is
+ * written home as the scan meets it, in journal order, before anything
+ * is decided; a flushed record's data is in place already.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,7 +21,12 @@
 struct entry {
   uint64_t sector;
   uint64_t order;
-  bool flushed;              /* its record is below the newest flush mark */
+  bool flushed; /* its record is below the newest flush mark */
+  /* Full mode: its record counts (a trim or zero, flushed, or held whole
+   * by the journal); one that does not is skipped whole. */
+  bool applies;
+  /* Full mode: where the journal holds this sector's data (0: nowhere). */
+  uint64_t journaled_at;
   uint8_t tag[HASH_MAX_TAG]; /* the sector's unwritten tag for a trim */
 };
 
@@ -62,9 +71,22 @@ grow (struct collected *c, size_t more)
   return 0;
 }
 
+/* Byte offset on the disk of the journaled data of sector I of REC. */
+static uint64_t
+journaled_at (const struct superblock *sb, const struct journal_record *rec,
+              uint32_t i)
+{
+  uint64_t byte = (uint64_t)i * sb->sector_size;
+
+  return journal_block_offset (sb, rec->data_seq + byte / SB_BLOCK) +
+         byte % SB_BLOCK;
+}
+
+/* Adds the entries of REC, from the block with sequence SEQ; APPLIES says
+ * whether it counts (full mode). */
 static int
 collect_record (struct collected *c, uint64_t seq,
-                const struct journal_record *rec)
+                const struct journal_record *rec, bool applies)
 {
   unsigned ts = c->sb->tag_size;
 
@@ -77,6 +99,8 @@ collect_record (struct collected *c, uint64_t seq,
     e->sector = rec->sector + i;
     e->order = c->n++;
     e->flushed = seq < c->js->flushed_to;
+    e->applies = applies;
+    e->journaled_at = rec->kind == JREC_DATA ? journaled_at (c->sb, rec, i) : 0;
     if (rec->kind != JREC_UNWRITTEN)
       memcpy (e->tag, rec->tags + (size_t)i * ts, ts);
     else
@@ -96,12 +120,16 @@ by_sector_then_order (const void *a, const void *b)
   return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* What decide_sector knows of the sector it decides. */
+/* What deciding a sector needs, and what it knows of the sector. */
 struct sector_seen {
+  struct backing *b;
   const struct superblock *sb;
   const struct hasher *h;
+  struct tagstore *ts;
   uint64_t sector;
+  uint8_t *data;                  /* its data, sector_size bytes */
   uint8_t computed[HASH_MAX_TAG]; /* the tag of its data */
+  uint8_t home[HASH_MAX_TAG];     /* its tag at home */
   bool zero;                      /* its data is all zeroes */
 };
 
@@ -109,6 +137,24 @@ static bool
 is_unwritten (const struct sector_seen *s, const uint8_t *tag)
 {
   return hasher_tag_is_unwritten (s->h, s->sb->uuid, s->sector, tag);
+}
+
+/* Reads S's data and its tag at home, and hashes the data. */
+static int
+look_at_sector (struct sector_seen *s)
+{
+  const struct superblock *sb = s->sb;
+
+  if (backing_pread (s->b, s->data, sb->sector_size,
+                     sb_data_offset (sb, s->sector)) == -1 ||
+      tagstore_get (s->ts, s->sector, 1, s->home) == -1) {
+    ni_error_set ("%s: recovery: reading sector %" PRIu64 ": %m", s->b->name,
+                  s->sector);
+    return -1;
+  }
+  hasher_tag (s->h, sb->uuid, s->sector, s->data, sb->sector_size, s->computed);
+  s->zero = all_zero (s->data, sb->sector_size);
+  return 0;
 }
 
 /* Does candidate TAG accept the sector? */
@@ -120,12 +166,22 @@ candidate_matches (const struct sector_seen *s, const uint8_t *tag)
   return hasher_tag_equal (s->h, tag, s->computed);
 }
 
+/* Does the tag at home accept the sector as its last flushed contents?
+ * The unwritten tag accepts any data: a never-written sector of a block
+ * device holds whatever it held, and reads as zeroes. */
+static bool
+home_accepts (const struct sector_seen *s)
+{
+  return is_unwritten (s, s->home) ||
+         hasher_tag_equal (s->h, s->home, s->computed);
+}
+
 /* Makes a sector fail verification until it is rewritten: a tag one bit
  * off the data's own cannot match the data and is never the unwritten
  * tag.  Its home tag may not do that: it may be the unwritten tag, which
  * reads as zeroes, or the tag of an older version the data still holds. */
 static int
-poison_sector (struct tagstore *ts, const struct sector_seen *s)
+poison_sector (const struct sector_seen *s)
 {
   unsigned tag_size = s->sb->tag_size;
   uint8_t poison[HASH_MAX_TAG];
@@ -134,7 +190,17 @@ poison_sector (struct tagstore *ts, const struct sector_seen *s)
   poison[tag_size - 1] ^= 1;
   if (is_unwritten (s, poison))
     poison[0] ^= 1;
-  return tagstore_set (ts, s->sector, 1, poison);
+  return tagstore_set (s->ts, s->sector, 1, poison);
+}
+
+/* Ends a decision D: NEW keeps TAG, NEITHER poisons, OLD keeps home. */
+static int
+settle (const struct sector_seen *s, enum recovery_decision d,
+        const uint8_t *tag)
+{
+  if (d == RECOVERY_NEW)
+    return tagstore_set (s->ts, s->sector, 1, tag);
+  return d == RECOVERY_NEITHER ? poison_sector (s) : 0;
 }
 
 /* The newest of E[0..N) that is flushed, or N if none is. */
@@ -147,50 +213,90 @@ newest_flushed (const struct entry *e, size_t n)
   return n;
 }
 
-/* Decides S when no candidate from the newest flushed record on accepts
- * its data (recovery.h): HOME is its tag at home, FLUSHED the newest
- * flushed record or NULL. */
-static enum recovery_decision
-decide_unmatched (const struct sector_seen *s, const uint8_t *home,
-                  const struct entry *flushed)
-{
-  if (flushed)
-    return is_unwritten (s, flushed->tag) ? RECOVERY_NEW : RECOVERY_NEITHER;
-  if (is_unwritten (s, home) || hasher_tag_equal (s->h, home, s->computed))
-    return RECOVERY_OLD;
-  return RECOVERY_NEITHER;
-}
-
-/* Decides one sector whose journal entries are E[0..N), oldest first. */
+/* Tags mode: decides S, whose entries are E[0..N), oldest first
+ * (recovery.h). */
 static int
-decide_sector (struct backing *b, const struct superblock *sb,
-               const struct hasher *h, struct tagstore *ts,
-               const struct entry *e, size_t n, uint8_t *data,
-               enum recovery_decision *d)
+decide_tags_sector (struct sector_seen *s, const struct entry *e, size_t n,
+                    enum recovery_decision *d)
 {
-  struct sector_seen s = {.sb = sb, .h = h, .sector = e[0].sector};
   size_t from = newest_flushed (e, n);
   const struct entry *flushed = from < n ? &e[from] : NULL;
-  uint8_t home[HASH_MAX_TAG];
 
-  if (backing_pread (b, data, sb->sector_size, sb_data_offset (sb, s.sector)) ==
-          -1 ||
-      tagstore_get (ts, s.sector, 1, home) == -1) {
-    ni_error_set ("%s: recovery: reading sector %" PRIu64 ": %m", b->name,
-                  s.sector);
-    return -1;
-  }
-  hasher_tag (h, sb->uuid, s.sector, data, sb->sector_size, s.computed);
-  s.zero = all_zero (data, sb->sector_size);
   for (size_t i = n; i-- > (flushed ? from : 0);)
-    if (candidate_matches (&s, e[i].tag)) {
+    if (candidate_matches (s, e[i].tag)) {
       *d = RECOVERY_NEW;
-      return tagstore_set (ts, s.sector, 1, e[i].tag);
+      return settle (s, *d, e[i].tag);
     }
-  *d = decide_unmatched (&s, home, flushed);
-  if (*d == RECOVERY_NEW) /* a flushed trim or zero */
-    return tagstore_set (ts, s.sector, 1, flushed->tag);
-  return *d == RECOVERY_NEITHER ? poison_sector (ts, &s) : 0;
+  if (flushed) /* a flushed trim or zero reads as zeroes, as it did */
+    *d = is_unwritten (s, flushed->tag) ? RECOVERY_NEW : RECOVERY_NEITHER;
+  else
+    *d = home_accepts (s) ? RECOVERY_OLD : RECOVERY_NEITHER;
+  return settle (s, *d, flushed ? flushed->tag : NULL);
+}
+
+/* Full mode: writes home S's journaled data at OFFSET if it matches TAG,
+ * its data in place having been damaged since it was flushed.  1 if it
+ * did, 0 if the journal's copy does not match either. */
+static int
+repair_from_journal (struct sector_seen *s, uint64_t offset, const uint8_t *tag)
+{
+  const struct superblock *sb = s->sb;
+  uint64_t home = sb_data_offset (sb, s->sector);
+  uint8_t computed[HASH_MAX_TAG];
+
+  if (backing_pread (s->b, s->data, sb->sector_size, offset) == -1)
+    goto failed;
+  hasher_tag (s->h, sb->uuid, s->sector, s->data, sb->sector_size, computed);
+  if (!hasher_tag_equal (s->h, computed, tag))
+    return 0;
+  if (backing_pwrite (s->b, s->data, sb->sector_size, home, 0) == -1)
+    goto failed;
+  ni_log (NI_LOG_WARNING,
+          "%s: sector %" PRIu64 ": recovery: its data did not match its "
+          "flushed write; rewritten from the journal's copy",
+          s->b->name, s->sector);
+  return 1;
+
+failed:
+  ni_error_set ("%s: recovery: repairing sector %" PRIu64 ": %m", s->b->name,
+                s->sector);
+  return -1;
+}
+
+/* The newest of E[0..N) that counts, or NULL if none does. */
+static const struct entry *
+newest_applying (const struct entry *e, size_t n)
+{
+  for (size_t i = n; i-- > 0;)
+    if (e[i].applies)
+      return &e[i];
+  return NULL;
+}
+
+/* Full mode: decides S, whose entries are E[0..N), oldest first.  The
+ * newest record that counts gives the sector's contents: written home by
+ * the scan, in place already if flushed, or a trim or zero.  One whose
+ * data is in place but damaged is rewritten from the journal's copy if
+ * that is whole; with none that counts, the sector is as it was. */
+static int
+decide_full_sector (struct sector_seen *s, const struct entry *e, size_t n,
+                    enum recovery_decision *d)
+{
+  const struct entry *last = newest_applying (e, n);
+  int r = 0;
+
+  if (last == NULL)
+    *d = home_accepts (s) ? RECOVERY_OLD : RECOVERY_NEITHER;
+  else if (is_unwritten (s, last->tag) || candidate_matches (s, last->tag))
+    *d = RECOVERY_NEW;
+  else if (last->journaled_at &&
+           (r = repair_from_journal (s, last->journaled_at, last->tag)) == 1)
+    *d = RECOVERY_NEW;
+  else
+    *d = RECOVERY_NEITHER;
+  if (r == -1)
+    return -1;
+  return settle (s, *d, last ? last->tag : NULL);
 }
 
 static void
@@ -204,15 +310,11 @@ count_decision (struct recovery_report *report, enum recovery_decision d)
     report->neither++;
 }
 
+/* Decides every journaled sector, in MODE (enum sb_mode). */
 static int
-decide_all (struct backing *b, const struct superblock *sb,
-            const struct hasher *h, struct tagstore *ts, struct collected *c,
+decide_all (struct sector_seen *s, uint32_t mode, struct collected *c,
             struct recovery_report *report, recovery_sector_fn fn, void *opaque)
 {
-  uint8_t *data = malloc (sb->sector_size);
-
-  if (data == NULL)
-    return -1;
   if (c->n > 0) /* an empty journal has no array: qsort wants one */
     qsort (c->entries, c->n, sizeof *c->entries, by_sector_then_order);
   for (size_t i = 0, j; i < c->n; i = j) {
@@ -221,10 +323,12 @@ decide_all (struct backing *b, const struct superblock *sb,
     for (j = i + 1; j < c->n && c->entries[j].sector == c->entries[i].sector;
          j++)
       ;
-    if (decide_sector (b, sb, h, ts, &c->entries[i], j - i, data, &d) == -1) {
-      free (data);
+    s->sector = c->entries[i].sector;
+    if (look_at_sector (s) == -1 ||
+        (mode == MODE_FULL
+             ? decide_full_sector (s, &c->entries[i], j - i, &d)
+             : decide_tags_sector (s, &c->entries[i], j - i, &d)) == -1)
       return -1;
-    }
     report->sectors++;
     count_decision (report, d);
     if (d == RECOVERY_NEITHER)
@@ -233,97 +337,55 @@ decide_all (struct backing *b, const struct superblock *sb,
               "versions it may hold (a write torn by the crash, damage, or "
               "a flushed write the disk lost); it fails verification until "
               "it is rewritten",
-              b->name, c->entries[i].sector);
+              s->b->name, s->sector);
     if (fn)
-      fn (opaque, c->entries[i].sector, d);
+      fn (opaque, s->sector, d);
   }
-  free (data);
   return 0;
 }
 
-/* ---- the "full" crash mode: replay the journal in order ---- */
+/* ---- reading the journal ---- */
 
-struct replay {
-  struct backing *b;
-  const struct superblock *sb;
-  const struct hasher *h;
-  struct tagstore *ts;
-  struct recovery_report *report;
-  recovery_sector_fn fn;
-  void *opaque;
-};
-
-/* True if REC carries data and every sector's journaled data matches its
- * journaled tag: the whole record reached the journal and is intact. */
+/* Full mode: true if every sector of the data record REC matches its
+ * tag: the whole record reached the journal and is intact. */
 static bool
-record_complete (const struct replay *rp, const struct journal_record *rec)
+record_complete (const struct superblock *sb, const struct hasher *h,
+                 const struct journal_record *rec)
 {
-  const struct superblock *sb = rp->sb;
   uint8_t computed[HASH_MAX_TAG];
 
   if (rec->kind != JREC_DATA)
     return false;
   for (uint32_t i = 0; i < rec->count; i++) {
-    hasher_tag (rp->h, sb->uuid, rec->sector + i,
+    hasher_tag (h, sb->uuid, rec->sector + i,
                 rec->data + (size_t)i * sb->sector_size, sb->sector_size,
                 computed);
-    if (!hasher_tag_equal (rp->h, computed, rec->tags + i * sb->tag_size))
+    if (!hasher_tag_equal (h, computed, rec->tags + i * sb->tag_size))
       return false;
   }
   return true;
 }
 
 static int
-write_home (const struct replay *rp, const struct journal_record *rec)
+write_home (struct backing *b, const struct superblock *sb,
+            const struct journal_record *rec)
 {
-  const struct superblock *sb = rp->sb;
-
   for (uint32_t i = 0; i < rec->count; i++)
-    if (backing_pwrite (rp->b, rec->data + (size_t)i * sb->sector_size,
+    if (backing_pwrite (b, rec->data + (size_t)i * sb->sector_size,
                         sb->sector_size, sb_data_offset (sb, rec->sector + i),
                         0) == -1) {
-      ni_error_set ("%s: recovery: writing sector %" PRIu64 ": %m", rp->b->name,
+      ni_error_set ("%s: recovery: writing sector %" PRIu64 ": %m", b->name,
                     rec->sector + i);
       return -1;
     }
   return 0;
 }
 
-/* Replays one record (recovery.h): FLUSHED if its block is below the
- * newest flush mark.  A flushed record's data is in place already, and is
- * not written again: a later flushed record whose journaled data is
- * damaged keeps only its tags, and must find its own data there, not an
- * earlier record's written back over it. */
-static int
-replay_record (struct replay *rp, bool flushed,
-               const struct journal_record *rec)
-{
-  bool complete = !flushed && record_complete (rp, rec);
-  bool apply = rec->kind == JREC_UNWRITTEN || complete || flushed;
-  enum recovery_decision d = apply ? RECOVERY_NEW : RECOVERY_OLD;
-
-  rp->report->records++;
-  if (complete && write_home (rp, rec) == -1)
-    return -1;
-  if (apply &&
-      (rec->kind == JREC_UNWRITTEN
-           ? tagstore_set_unwritten (rp->ts, rp->h, rec->sector, rec->count)
-           : tagstore_set (rp->ts, rec->sector, rec->count, rec->tags)) == -1)
-    return -1;
-  for (uint32_t i = 0; i < rec->count; i++) {
-    rp->report->sectors++;
-    count_decision (rp->report, d);
-    if (rp->fn)
-      rp->fn (rp->opaque, rec->sector + i, d);
-  }
-  return 0;
-}
-
 /* Everything recovery_run needs while the journal is scanned. */
 struct run {
+  struct backing *b;
   struct journal_scan js;
-  struct collected c; /* tags mode */
-  struct replay rp;   /* full mode */
+  struct collected c;
 };
 
 /* A dirty full-mode disk opened read-only: its journal must be written
@@ -339,8 +401,24 @@ refuse_full_readonly (struct backing *b)
   return -1;
 }
 
-/* The journal's records, as the scan finds them: collected for deciding
- * in tags mode, replayed in order in full mode. */
+/* Full mode: a record not flushed counts only if the journal holds it
+ * whole (a commit cut short, never acknowledged, or damaged since, is
+ * skipped whole: every write of one record is atomic), and is then
+ * written home, in journal order. */
+static int
+replay_record (struct run *run, uint64_t seq, const struct journal_record *rec)
+{
+  const struct collected *c = &run->c;
+  bool flushed = seq < run->js.flushed_to;
+  bool whole = !flushed && record_complete (c->sb, c->h, rec);
+
+  if (whole && write_home (run->b, c->sb, rec) == -1)
+    return -1;
+  return collect_record (&run->c, seq, rec,
+                         rec->kind == JREC_UNWRITTEN || flushed || whole);
+}
+
+/* The journal's records, as the scan finds them. */
 static int
 take_record (void *opaque, uint64_t seq, const struct journal_record *rec)
 {
@@ -348,12 +426,11 @@ take_record (void *opaque, uint64_t seq, const struct journal_record *rec)
 
   if (rec->kind == JREC_FLUSH)
     return 0;
-  if (run->js.mode == MODE_FULL && run->rp.b->readonly)
-    return refuse_full_readonly (run->rp.b);
-  if (run->js.mode == MODE_FULL)
-    return replay_record (&run->rp, seq < run->js.flushed_to, rec);
-  run->c.records++;
-  return collect_record (&run->c, seq, rec);
+  if (run->js.mode != MODE_FULL)
+    return collect_record (&run->c, seq, rec, true);
+  if (run->b->readonly)
+    return refuse_full_readonly (run->b);
+  return replay_record (run, seq, rec);
 }
 
 static void
@@ -376,8 +453,8 @@ recovery_run (struct backing *b, const struct superblock *sb,
               struct recovery_report *report, recovery_sector_fn fn,
               void *opaque)
 {
-  struct run run = {.c = {.sb = sb, .h = h, .js = &run.js},
-                    .rp = {b, sb, h, ts, report, fn, opaque}};
+  struct run run = {.b = b, .c = {.sb = sb, .h = h, .js = &run.js}};
+  struct sector_seen s = {.b = b, .sb = sb, .h = h, .ts = ts};
   int r;
 
   memset (report, 0, sizeof *report);
@@ -400,10 +477,10 @@ recovery_run (struct backing *b, const struct superblock *sb,
   r = journal_scan (b, sb, &run.js);
   if (r == 0) {
     report_scan (report, &run.js);
-    if (run.js.mode != MODE_FULL) {
-      report->records = run.c.records;
-      r = decide_all (b, sb, h, ts, &run.c, report, fn, opaque);
-    }
+    report->records = run.c.records;
+    s.data = malloc (sb->sector_size);
+    r = s.data ? decide_all (&s, run.js.mode, &run.c, report, fn, opaque) : -1;
+    free (s.data);
   }
   free (run.c.entries);
   return r;

@@ -28,12 +28,17 @@
  * it fails verification until rewritten, and is reported and counted.
  * Recovery only sets tags, so running it twice decides the same.
  *
- * In "full" mode the journal holds the data too.  Records are replayed in
- * order: one whose data matches its tags is written home; one whose data
- * does not (its commit torn by the crash, or its data blocks damaged
- * since) keeps its tags if it is flushed, since its data is in place, and
- * is skipped otherwise, so its sectors read as before.  The mode is the
- * one the journal's headers record, whatever the superblock says.
+ * In "full" mode the journal holds the data too.  A record not flushed
+ * counts only if the journal holds its data whole (a commit the crash cut
+ * short, never acknowledged, or one damaged since, is skipped whole, so
+ * every write of one record is atomic), and is then written home as the
+ * scan meets it, in journal order.  A flushed record counts, and its data
+ * is in place already.  Each journaled sector then holds what its newest
+ * record that counts gave it: if it does not (a flushed write damaged or
+ * lost since), the journal's copy of that write is written home if it is
+ * whole, and otherwise the sector fails.  With no record that counts, the
+ * sector is as it was, as in tags mode with nothing flushed.  The mode is
+ * the one the journal's headers record, whatever the superblock says.
  */
 #ifndef NBD_INTEGRITY_RECOVERY_H
 #define NBD_INTEGRITY_RECOVERY_H
