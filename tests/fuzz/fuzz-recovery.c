@@ -1,35 +1,41 @@
-/* Fuzz target: replaying the journal (journal_scan, recovery_run) of a
- * disk in memory.
+/* Fuzz target: reading the journal back (journal_scan) and replaying it
+ * (recovery_run) on a disk in memory.
  *
  * The disk is a fuzz disk (fuzz.h), dirty, with the input's journal, tags
- * and data.  Input, in order (zeroes past its end):
+ * and data: see recovery-input.h for the input and its fix-ups.  The
+ * journal's groups are the input's, so that mutations reach the scan's
+ * choices: one copy of a header damaged or both, copies of two attempts,
+ * commit boundaries, a chain that ends early, flush marks before and
+ * after its end, tails named newer than the superblock's.
  *
- *   1 byte     options: bits 0-1 the layout, bits 2-3 the crash mode
- *              recorded (tags, full, none, tags), bit 4 a read-only
- *              backing, bit 7 no fix-ups (every byte as given)
- *   8 bytes    the journal's tail sequence number (le64)
- *   32 bytes   one per data sector: its data is that byte, repeated
- *   32 x 32    each sector's tag at home: the first tag_size bytes
- *   the rest   up to MAX_BLOCKS journal blocks, 4 KiB each, placed in
- *              the ring from the tail's position on
+ * Checked, with a scan of the journal beside each recovery:
  *
- * Fix-ups, so that mutations reach the record parser and every decision:
- * a journal block the scan would read as a header gets its checksum made
- * right; and a tag that starts with the bytes A5 5A is replaced by the
- * tag of the data it would describe: a home tag, or one in a JREC_TAGS
- * record, by that of the sector's data on the disk (the write reached
- * it), one in a JREC_DATA record by that of its data in the journal (the
- * commit was whole); and one that starts with A5 5B by the sector's
- * unwritten tag, which on the keyed layout only the key makes.
- *
- * Checked: the report adds up; in tags and none modes each journaled
- * sector is decided once, and then its tag accepts its data if the
- * decision was new or old (the unwritten tag, for new, only if the data
- * is zeroes) and rejects it if neither; a read-only recovery writes
- * nothing, and recovery writes nothing but data sectors and tags; and
- * recovery is idempotent: run again over its own result, with its tags
- * written home, it decides the same and changes nothing.
+ *  - recovery fails if and only if the scan does, or it is a read-only
+ *    recovery of a full-mode journal with records in it; when it fails it
+ *    writes nothing, with EUCLEAN where the scan said so;
+ *  - the report adds up, and says what the scan found: head >= tail, the
+ *    tail no older than the superblock's (newer_tail if newer), no more
+ *    than the ring in between, next_seq >= head and above every header in
+ *    the ring, the newest flush mark not after the head, the records and
+ *    sectors the journal holds;
+ *  - in tags and none modes, recovery writes nothing, and decides each
+ *    journaled sector once, as recovery.h says: "new" keeps the tag of a
+ *    record from the newest flushed one on, which accepts the data (the
+ *    unwritten tag only zeroes, unless the newest flushed record is a trim
+ *    or zero); "old" keeps the tag at home, which accepts the data, and
+ *    no record of the sector is flushed; "neither" leaves a tag that
+ *    accepts nothing the sector holds;
+ *  - in full mode, it decides each record's sectors in journal order:
+ *    "new" for a trim, a flushed record, or one whose journaled data
+ *    matches its tags, "old" for any other; each sector's tag is that of
+ *    the last record applied, or its tag at home if none was; a sector
+ *    written home verifies, and no other sector's data changes;
+ *  - a read-only recovery writes nothing, and recovery writes nothing but
+ *    data sectors and tags; and recovery is idempotent: run again over
+ *    its own result, with its tags written home, it decides the same and
+ *    changes nothing.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,12 +48,7 @@
 #include "recovery.h"
 #include "tagstore.h"
 #include "fuzz.h"
-
-#define MAX_BLOCKS 16
-#define OPT_LAYOUT 0x03
-#define OPT_MODE(o) ((o) >> 2 & 3)
-#define OPT_READONLY 0x10
-#define OPT_RAW 0x80
+#include "recovery-input.h"
 
 static const uint8_t mark[2] = {0xa5, 0x5a};
 static const uint8_t unwritten_mark[2] = {0xa5, 0x5b};
@@ -58,7 +59,7 @@ struct scenario {
   struct superblock sb;
   uint8_t options;
   uint8_t *image;
-  size_t nr_blocks; /* journal blocks the input gave */
+  size_t nr_blocks; /* journal blocks placed */
 };
 
 static bool
@@ -73,17 +74,10 @@ sector_data (struct scenario *sc, uint64_t sector)
   return sc->image + sb_data_offset (&sc->sb, sector);
 }
 
-/* Where journal block SEQ is on the disk. */
-static uint64_t
-journal_offset (const struct superblock *sb, uint64_t seq)
-{
-  return sb->journal_offset + seq % sb_journal_blocks (sb) * SB_BLOCK;
-}
-
 static uint8_t *
 journal_block (struct scenario *sc, uint64_t seq)
 {
-  return sc->image + journal_offset (&sc->sb, seq);
+  return sc->image + journal_block_offset (&sc->sb, seq);
 }
 
 /* Replaces TAG of SECTOR, if marked, with the tag of DATA. */
@@ -97,53 +91,136 @@ fix_tag (struct scenario *sc, uint64_t sector, const uint8_t *data,
     hasher_unwritten_tag (sc->fd->h, sc->sb.uuid, sector, tag);
 }
 
-/* One header block's fix-ups, as journal_block_decode walks it. */
-struct block_fix {
+/* ---- building the disk ---- */
+
+/* One header block, as journal_block_decode walks it: its records' data
+ * blocks counted, and their marked tags fixed if FIX. */
+struct header_walk {
   struct scenario *sc;
   uint8_t *block;
+  uint64_t group;       /* where its group is placed */
   uint64_t data_blocks; /* of the records so far */
+  bool fix;
 };
 
 static int
-fix_record (void *opaque, uint64_t seq, const struct journal_record *rec)
+walk_record (void *opaque, uint64_t seq, const struct journal_record *rec)
 {
-  struct block_fix *bf = opaque;
-  struct scenario *sc = bf->sc;
+  struct header_walk *hw = opaque;
+  struct scenario *sc = hw->sc;
   uint32_t ss = sc->sb.sector_size, ts = sc->sb.tag_size;
+  uint64_t data = hw->group + JOURNAL_GROUP_HEADERS + hw->data_blocks;
   /* The block is ours to change: rec->tags points into it. */
-  uint8_t *tags = rec->tags ? bf->block + (rec->tags - bf->block) : NULL;
+  uint8_t *tags = rec->tags ? hw->block + (rec->tags - hw->block) : NULL;
 
-  for (uint32_t i = 0; tags && i < rec->count; i++) {
+  (void)seq;
+  for (uint32_t i = 0; hw->fix && tags && i < rec->count; i++) {
     uint64_t byte = (uint64_t)i * ss;
-    const uint8_t *data =
+    const uint8_t *own =
         rec->kind == JREC_DATA
-            ? journal_block (sc, seq + 1 + bf->data_blocks + byte / SB_BLOCK) +
-                  byte % SB_BLOCK
+            ? journal_block (sc, data + byte / SB_BLOCK) + byte % SB_BLOCK
             : sector_data (sc, rec->sector + i);
-    fix_tag (sc, rec->sector + i, data, tags + (size_t)i * ts);
+    fix_tag (sc, rec->sector + i, own, tags + (size_t)i * ts);
   }
-  if (rec->kind == JREC_DATA)
-    bf->data_blocks += ((uint64_t)rec->count * ss + SB_BLOCK - 1) / SB_BLOCK;
+  hw->data_blocks += journal_record_data_blocks (&sc->sb, rec);
   return 0;
 }
 
-/* Fixes the header blocks the input gave, in the order a scan reads
- * them. */
-static void
-fix_journal (struct scenario *sc)
+/* Walks BLOCK, a header of the group placed at GROUP: returns the data
+ * blocks its records take, or -1 if it does not decode. */
+static int64_t
+walk_header (struct scenario *sc, uint8_t *block, uint64_t group, bool fix)
 {
-  uint64_t tail = sc->sb.journal_tail_seq, seq = tail;
+  struct header_walk hw = {
+      .sc = sc, .block = block, .group = group, .fix = fix};
 
-  while (seq - tail < sc->nr_blocks) {
-    struct block_fix bf = {.sc = sc, .block = journal_block (sc, seq)};
+  if (journal_block_decode (&sc->sb, le64_get (block + JH_SEQ), block, NULL,
+                            walk_record, &hw) != 1)
+    return -1;
+  return hw.data_blocks;
+}
 
-    fuzz_seal_journal_block (&sc->sb, bf.block);
-    if (journal_block_decode (&sc->sb, seq, bf.block, NULL, fix_record, &bf) !=
-        1)
-      break;
-    fuzz_seal_journal_block (&sc->sb, bf.block);
-    seq += 1 + bf.data_blocks;
+/* Makes COPY the copy of HEADER, as the journal writes it: the same but
+ * for its sequence and copy number, and the tail and the commit's start
+ * one block further behind. */
+static void
+make_copy (const struct superblock *sb, const uint8_t *header, uint8_t *copy)
+{
+  memcpy (copy, header, SB_BLOCK);
+  le64_put (copy + JH_SEQ, le64_get (header + JH_SEQ) + 1);
+  le32_put (copy + JH_COPY, 1);
+  le32_put (copy + JH_FROM_TAIL, le32_get (header + JH_FROM_TAIL) + 1);
+  le32_put (copy + JH_FROM_COMMIT, le32_get (header + JH_FROM_COMMIT) + 1);
+  fuzz_seal_journal_block (sb, copy);
+}
+
+/* Fixes a header block (or a given copy) of the group at GROUP, placed
+ * at SEQ, once its data blocks are in place. */
+static void
+fix_header (struct scenario *sc, uint8_t *block, uint64_t group, uint64_t seq,
+            uint8_t group_options)
+{
+  if (!(group_options & GROUP_KEEP_SEQ))
+    le64_put (block + JH_SEQ, seq);
+  fuzz_seal_journal_block (&sc->sb, block);
+  walk_header (sc, block, group, true);
+  fuzz_seal_journal_block (&sc->sb, block);
+}
+
+/* The data blocks of the group at SEQ whose header and copy are in
+ * place, sealed but not yet fixed. */
+static uint64_t
+group_data_blocks (struct scenario *sc, uint64_t seq, uint8_t group_options)
+{
+  bool fix = !(sc->options & OPT_RAW);
+  int64_t n = -1;
+
+  for (int copy = 0; n == -1 && copy < JOURNAL_GROUP_HEADERS; copy++) {
+    uint8_t block[SB_BLOCK];
+
+    memcpy (block, journal_block (sc, seq + copy), SB_BLOCK);
+    if (fix && !(group_options & GROUP_KEEP_SEQ))
+      le64_put (block + JH_SEQ, seq + copy);
+    if (fix)
+      fuzz_seal_journal_block (&sc->sb, block);
+    n = walk_header (sc, block, seq, false);
   }
+  return n == -1 ? GROUP_DATA (group_options) : (uint64_t)n;
+}
+
+/* Places the next group of IN at SEQ; returns its blocks. */
+static uint64_t
+place_group (struct scenario *sc, struct fuzz_input *in, uint64_t seq)
+{
+  uint8_t opts = fuzz_byte (in);
+  uint8_t *header = journal_block (sc, seq),
+          *copy = journal_block (sc, seq + 1);
+  uint64_t room = RECOVERY_MAX_BLOCKS - sc->nr_blocks - JOURNAL_GROUP_HEADERS;
+  uint64_t data;
+
+  fuzz_take (in, header, SB_BLOCK);
+  if (opts & GROUP_COPY_GIVEN)
+    fuzz_take (in, copy, SB_BLOCK);
+  else
+    memcpy (copy, header, SB_BLOCK);
+  data = group_data_blocks (sc, seq, opts);
+  if (data > room)
+    data = room;
+  for (uint64_t i = 0; i < data; i++)
+    fuzz_take (in, journal_block (sc, seq + JOURNAL_GROUP_HEADERS + i),
+               SB_BLOCK);
+  if (!(sc->options & OPT_RAW)) {
+    fix_header (sc, header, seq, seq, opts);
+    if (opts & GROUP_COPY_GIVEN)
+      fix_header (sc, copy, seq, seq + 1, opts);
+    else
+      make_copy (&sc->sb, header, copy);
+    if (opts & GROUP_DAMAGE_HEADER)
+      header[JOURNAL_CRC_OFFSET] ^= 0xff;
+    if (opts & GROUP_DAMAGE_COPY)
+      copy[JOURNAL_CRC_OFFSET] ^= 0xff;
+  }
+  return JOURNAL_GROUP_HEADERS + data;
 }
 
 /* Builds the disk the input describes into SC->image. */
@@ -152,7 +229,6 @@ build (struct scenario *sc, struct fuzz_input *in)
 {
   const struct superblock *sb = &sc->sb;
   uint8_t seeds[FUZZ_SECTORS], tags[FUZZ_SECTORS][HASH_MAX_TAG];
-  uint8_t *block;
   uint8_t tail[8];
 
   fuzz_take (in, tail, sizeof tail);
@@ -170,14 +246,12 @@ build (struct scenario *sc, struct fuzz_input *in)
       fix_tag (sc, s, sector_data (sc, s), tags[s]);
     memcpy (sc->image + sb_tag_offset (sb, s), tags[s], sb->tag_size);
   }
-  for (sc->nr_blocks = 0; in->size > 0 && sc->nr_blocks < MAX_BLOCKS;
-       sc->nr_blocks++) {
-    block = journal_block (sc, sb->journal_tail_seq + sc->nr_blocks);
-    fuzz_take (in, block, SB_BLOCK);
-  }
-  if (!(sc->options & OPT_RAW))
-    fix_journal (sc);
+  while (in->size > 0 &&
+         sc->nr_blocks + JOURNAL_GROUP_HEADERS <= RECOVERY_MAX_BLOCKS)
+    sc->nr_blocks += place_group (sc, in, sb->journal_tail_seq + sc->nr_blocks);
 }
+
+/* ---- what recovery decided, and what the journal says ---- */
 
 /* What recovery decided, in order. */
 struct decisions {
@@ -198,79 +272,320 @@ note (void *opaque, uint64_t sector, enum recovery_decision d)
   ds->last[sector] = d;
 }
 
-static void
-check_report (const struct scenario *sc, const struct recovery_report *r,
-              const struct decisions *ds)
+/* A sector before recovery, and its tag after. */
+struct sector_state {
+  uint8_t home[HASH_MAX_TAG]; /* its tag before */
+  uint64_t data_hash;         /* of its data before */
+  uint8_t tag[HASH_MAX_TAG];  /* its tag after */
+  /* What the journal's records of it say (a scan after recovery). */
+  uint32_t records;
+  bool flushed;      /* one of them is below the newest flush mark */
+  bool flushed_trim; /* the newest of those is a trim or zero */
+  bool candidate;    /* TAG is one of theirs, from the newest flushed on */
+  /* Full mode: the last one applied, and whether any was written home. */
+  bool applied, applied_trim, written;
+  uint8_t applied_tag[HASH_MAX_TAG];
+};
+
+/* A scan of the journal beside a recovery. */
+struct journal_log {
+  const struct scenario *sc;
+  struct journal_scan js;
+  uint64_t records;        /* other than flush marks */
+  struct decisions replay; /* full mode: what replaying them decides */
+  struct sector_state s[FUZZ_SECTORS];
+};
+
+static uint64_t
+sector_hash (const struct scenario *sc, struct backing *b, uint64_t sector)
 {
-  uint64_t tail = sc->sb.journal_tail_seq;
+  return XXH3_64bits (powerloss_current (b) + sb_data_offset (&sc->sb, sector),
+                      sc->sb.sector_size);
+}
+
+/* Does the journaled data of data record REC match its tags? */
+static bool
+record_complete (const struct scenario *sc, const struct journal_record *rec)
+{
+  const struct superblock *sb = &sc->sb;
+  uint8_t computed[HASH_MAX_TAG];
+
+  if (rec->kind != JREC_DATA)
+    return false;
+  for (uint32_t i = 0; i < rec->count; i++) {
+    hasher_tag (sc->fd->h, sb->uuid, rec->sector + i,
+                rec->data + (size_t)i * sb->sector_size, sb->sector_size,
+                computed);
+    if (!hasher_tag_equal (sc->fd->h, computed, rec->tags + i * sb->tag_size))
+      return false;
+  }
+  return true;
+}
+
+static int
+log_record (void *opaque, uint64_t seq, const struct journal_record *rec)
+{
+  struct journal_log *lg = opaque;
+  const struct scenario *sc = lg->sc;
+  unsigned ts = sc->sb.tag_size;
+  bool trim = rec->kind == JREC_UNWRITTEN, flushed = seq < lg->js.flushed_to;
+  bool complete = !flushed && record_complete (sc, rec);
+  bool apply = trim || complete || flushed;
+
+  if (rec->kind == JREC_FLUSH)
+    return 0;
+  lg->records++;
+  for (uint32_t i = 0; i < rec->count; i++) {
+    uint64_t sector = rec->sector + i;
+    struct sector_state *s = &lg->s[sector];
+    uint8_t tag[HASH_MAX_TAG];
+    bool match;
+
+    if (trim)
+      hasher_unwritten_tag (sc->fd->h, sc->sb.uuid, sector, tag);
+    else
+      memcpy (tag, rec->tags + (size_t)i * ts, ts);
+    match = memcmp (tag, s->tag, ts) == 0;
+    s->records++;
+    s->candidate = (s->candidate && !flushed) || match;
+    if (flushed) {
+      s->flushed = true;
+      s->flushed_trim = trim;
+    }
+    note (&lg->replay, sector, apply ? RECOVERY_NEW : RECOVERY_OLD);
+    if (apply) {
+      s->applied = true;
+      s->applied_trim = trim;
+      s->written |= complete;
+      memcpy (s->applied_tag, tag, ts);
+    }
+  }
+  return 0;
+}
+
+/* Notes each sector's state before recovery of B. */
+static void
+log_before (const struct scenario *sc, struct backing *b,
+            struct journal_log *lg)
+{
+  memset (lg, 0, sizeof *lg);
+  lg->sc = sc;
+  for (uint64_t s = 0; s < FUZZ_SECTORS; s++) {
+    memcpy (lg->s[s].home, powerloss_current (b) + sb_tag_offset (&sc->sb, s),
+            sc->sb.tag_size);
+    lg->s[s].data_hash = sector_hash (sc, b, s);
+  }
+}
+
+/* Scans the journal of B, after recovery into TS: returns journal_scan's
+ * result, with its errno in *ERR. */
+static int
+log_journal (const struct scenario *sc, struct backing *b, struct tagstore *ts,
+             struct journal_log *lg, int *err)
+{
+  uint64_t written = b->bytes_written;
+  int r;
+
+  for (uint64_t s = 0; s < FUZZ_SECTORS; s++)
+    fuzz_assert (tagstore_get (ts, s, 1, lg->s[s].tag) == 0);
+  lg->js.record = log_record;
+  lg->js.opaque = lg;
+  lg->js.damage = NULL;
+  errno = 0;
+  r = journal_scan (b, &sc->sb, &lg->js);
+  *err = errno;
+  fuzz_assert (b->bytes_written == written);
+  return r;
+}
+
+/* ---- the checks ---- */
+
+/* The sequence numbers of the valid headers placed are below NEXT_SEQ. */
+static void
+check_next_seq (const struct scenario *sc, struct backing *b, uint64_t next_seq)
+{
+  const struct superblock *sb = &sc->sb;
+
+  for (size_t i = 0; i < sc->nr_blocks; i++) {
+    uint64_t place = journal_block_offset (sb, sb->journal_tail_seq + i);
+    const uint8_t *block = powerloss_current (b) + place;
+    uint64_t seq = le64_get (block + JH_SEQ);
+
+    if (journal_block_offset (sb, seq) == place &&
+        journal_block_decode (sb, seq, block, NULL, NULL, NULL) == 1)
+      fuzz_assert (seq < next_seq);
+  }
+}
+
+static void
+check_report (const struct scenario *sc, struct backing *b,
+              const struct recovery_report *r, const struct decisions *ds,
+              const struct journal_log *lg)
+{
+  const struct journal_scan *js = &lg->js;
+  uint64_t sectors = 0;
 
   fuzz_assert (r->sectors == ds->n);
   fuzz_assert (r->kept_new + r->kept_old + r->neither == r->sectors);
-  /* A read-only full-mode recovery only checks the journal is empty. */
-  if (sc->sb.mode == MODE_FULL && (sc->options & OPT_READONLY))
+  fuzz_assert (r->tail == js->tail && r->head == js->head &&
+               r->next_seq == js->next_seq && r->flushed_to == js->flushed_to &&
+               r->newer_tail == js->newer_tail && r->repaired == js->repaired &&
+               r->unflushed_lost == js->unflushed_lost);
+  fuzz_assert (r->tail >= sc->sb.journal_tail_seq);
+  fuzz_assert (r->newer_tail == (r->tail > sc->sb.journal_tail_seq));
+  fuzz_assert (r->head >= r->tail &&
+               r->head - r->tail <= sb_journal_blocks (&sc->sb));
+  fuzz_assert (r->blocks == r->head - r->tail);
+  fuzz_assert (r->next_seq >= r->head);
+  fuzz_assert (r->flushed_to <= r->head);
+  fuzz_assert (r->repaired <= r->blocks / JOURNAL_GROUP_HEADERS);
+  check_next_seq (sc, b, r->next_seq);
+  if (js->mode == MODE_FULL) {
+    fuzz_assert (r->records == lg->records);
+    fuzz_assert (r->sectors == lg->replay.n);
     return;
-  fuzz_assert (r->head >= tail &&
-               r->head - tail <= sb_journal_blocks (&sc->sb));
-  fuzz_assert (r->blocks == r->head - tail);
-  fuzz_assert (r->records <=
-               r->blocks * (JOURNAL_PAYLOAD / JOURNAL_RECORD_HEADER));
+  }
+  for (uint64_t s = 0; s < FUZZ_SECTORS; s++)
+    sectors += lg->s[s].records > 0;
+  fuzz_assert (r->sectors == sectors);
 }
 
 /* Tags and none modes: each sector's tag now says what was decided. */
 static void
-check_tags (const struct scenario *sc, struct backing *b, struct tagstore *ts,
-            const struct decisions *ds)
+check_tags (const struct scenario *sc, struct backing *b,
+            const struct decisions *ds, const struct journal_log *lg)
 {
   const struct superblock *sb = &sc->sb;
-  uint8_t tag[HASH_MAX_TAG], computed[HASH_MAX_TAG],
-      *data = malloc (sb->sector_size);
+  uint8_t computed[HASH_MAX_TAG], *data = malloc (sb->sector_size);
 
   fuzz_assert (data != NULL);
   for (uint64_t s = 0; s < FUZZ_SECTORS; s++) {
+    const struct sector_state *st = &lg->s[s];
     bool unwritten, accepts;
 
-    if (ds->times[s] == 0)
+    fuzz_assert ((ds->times[s] > 0) == (st->records > 0));
+    if (ds->times[s] == 0) {
+      fuzz_assert (memcmp (st->tag, st->home, sb->tag_size) == 0);
       continue;
+    }
     fuzz_assert (ds->times[s] == 1);
-    fuzz_assert (tagstore_get (ts, s, 1, tag) == 0);
     fuzz_assert (
         backing_pread (b, data, sb->sector_size, sb_data_offset (sb, s)) == 0);
     hasher_tag (sc->fd->h, sb->uuid, s, data, sb->sector_size, computed);
-    unwritten = hasher_tag_is_unwritten (sc->fd->h, sb->uuid, s, tag);
-    accepts = unwritten || hasher_tag_equal (sc->fd->h, tag, computed);
-    if (ds->last[s] == RECOVERY_NEITHER)
+    unwritten = hasher_tag_is_unwritten (sc->fd->h, sb->uuid, s, st->tag);
+    accepts = unwritten || hasher_tag_equal (sc->fd->h, st->tag, computed);
+    switch (ds->last[s]) {
+    case RECOVERY_NEITHER:
       fuzz_assert (!accepts);
-    else
-      fuzz_assert (accepts);
-    if (ds->last[s] == RECOVERY_NEW && unwritten)
-      fuzz_assert (all_zero (data, sb->sector_size));
+      break;
+    case RECOVERY_NEW:
+      fuzz_assert (accepts && st->candidate);
+      if (unwritten && !all_zero (data, sb->sector_size))
+        fuzz_assert (st->flushed && st->flushed_trim);
+      break;
+    case RECOVERY_OLD:
+      fuzz_assert (accepts && !st->flushed);
+      fuzz_assert (memcmp (st->tag, st->home, sb->tag_size) == 0);
+      break;
+    }
   }
   free (data);
 }
 
-/* Recovers B into a new tag store and checks what it decided; then
- * writes the tags home (unless B is read-only).  Returns recovery_run's
- * result. */
+/* Full mode: the records were replayed in order. */
+static void
+check_replay (const struct scenario *sc, struct backing *b,
+              const struct decisions *ds, const struct journal_log *lg)
+{
+  const struct superblock *sb = &sc->sb;
+  const struct hasher *h = sc->fd->h;
+  uint8_t computed[HASH_MAX_TAG];
+
+  fuzz_assert (ds->n == lg->replay.n && ds->digest == lg->replay.digest);
+  for (uint64_t s = 0; s < FUZZ_SECTORS; s++) {
+    const struct sector_state *st = &lg->s[s];
+
+    if (!st->applied)
+      fuzz_assert (memcmp (st->tag, st->home, sb->tag_size) == 0);
+    else if (st->applied_trim)
+      fuzz_assert (hasher_tag_is_unwritten (h, sb->uuid, s, st->tag));
+    else
+      fuzz_assert (memcmp (st->tag, st->applied_tag, sb->tag_size) == 0);
+    if (st->written && !st->applied_trim) {
+      hasher_tag (h, sb->uuid, s,
+                  powerloss_current (b) + sb_data_offset (sb, s),
+                  sb->sector_size, computed);
+      fuzz_assert (hasher_tag_equal (h, st->tag, computed));
+    }
+    if (!st->written)
+      fuzz_assert (sector_hash (sc, b, s) == st->data_hash);
+  }
+}
+
+/* Recovery failed, or the scan beside it did: both did, having written
+ * nothing, or the recovery was of a full-mode journal, read-only. */
+static void
+check_failure (struct backing *b, int ret, int err, int scanned, int scan_err,
+               const struct journal_log *lg)
+{
+  bool refused = scanned == 0 && lg->js.mode == MODE_FULL && b->readonly &&
+                 lg->records > 0;
+
+  fuzz_assert (ret == -1);
+  fuzz_assert (scanned == -1 || refused);
+  if ((scanned == -1 && scan_err == EUCLEAN) || refused)
+    fuzz_assert (err == EUCLEAN);
+}
+
+/* Checks recovery of B into TS, which returned RET with errno ERR,
+ * having written WRITTEN bytes before, LG the sectors' state before. */
+static void
+check_recovery (const struct scenario *sc, struct backing *b,
+                struct tagstore *ts, int ret, int err, uint64_t written,
+                const struct recovery_report *r, const struct decisions *ds,
+                struct journal_log *lg)
+{
+  int scan_err, scanned = log_journal (sc, b, ts, lg, &scan_err);
+
+  if (ret == -1 || scanned == -1)
+    check_failure (b, ret, err, scanned, scan_err, lg);
+  if (ret == -1 || b->readonly || lg->js.mode != MODE_FULL)
+    fuzz_assert (b->bytes_written == written);
+  if (ret == -1)
+    return;
+  check_report (sc, b, r, ds, lg);
+  if (lg->js.mode == MODE_FULL)
+    check_replay (sc, b, ds, lg);
+  else
+    check_tags (sc, b, ds, lg);
+}
+
+/* Recovers B into a new tag store and, if CHECK, checks what it decided;
+ * then writes the tags home (unless B is read-only).  Returns
+ * recovery_run's result. */
 static int
 recover (const struct scenario *sc, struct backing *b,
-         struct recovery_report *r, struct decisions *ds)
+         struct recovery_report *r, struct decisions *ds, bool check)
 {
+  static struct journal_log lg;
   struct tagstore *ts = tagstore_new (b, &sc->sb, 0);
   struct tag_snapshot *snap;
-  int ret;
+  uint64_t written = b->bytes_written;
+  int ret, err;
 
   fuzz_assert (ts != NULL);
   memset (ds, 0, sizeof *ds);
+  if (check)
+    log_before (sc, b, &lg);
+  errno = 0;
   ret = recovery_run (b, &sc->sb, sc->fd->h, ts, r, note, ds);
-  if (ret == 0) {
-    check_report (sc, r, ds);
-    if (sc->sb.mode != MODE_FULL)
-      check_tags (sc, b, ts, ds);
-    if (!b->readonly) {
-      snap = tagstore_snapshot (ts);
-      fuzz_assert (snap != NULL && tagstore_write_snapshot (ts, snap) == 0);
-      tagstore_end_snapshot (ts, snap, true);
-    }
+  err = errno;
+  if (check)
+    check_recovery (sc, b, ts, ret, err, written, r, ds, &lg);
+  if (ret == 0 && !b->readonly) {
+    snap = tagstore_snapshot (ts);
+    fuzz_assert (snap != NULL && tagstore_write_snapshot (ts, snap) == 0);
+    tagstore_end_snapshot (ts, snap, true);
   }
   tagstore_free (ts);
   return ret;
@@ -290,7 +605,8 @@ check_idempotent (const struct scenario *sc, struct backing *b,
   struct recovery_report r2;
   struct decisions ds2;
 
-  fuzz_assert (recover (sc, b, &r2, &ds2) == 0);
+  /* What it decides is the same as before, which was checked. */
+  fuzz_assert (recover (sc, b, &r2, &ds2, false) == 0);
   fuzz_assert (memcmp (&r2, r1, sizeof r2) == 0);
   fuzz_assert (ds2.n == ds1->n && ds2.digest == ds1->digest);
   fuzz_assert (image_hash (b, sc->fd->size) == after);
@@ -333,7 +649,7 @@ copy_regions (const struct scenario *sc, const uint8_t *from, uint8_t *to,
   const struct superblock *sb = &sc->sb;
   struct {
     uint64_t off, len;
-  } r[3 + MAX_BLOCKS] = {
+  } r[3 + RECOVERY_MAX_BLOCKS] = {
       {0, SB_COPIES * SB_BLOCK},
       {sb_zone_offset (sb, 0), SB_BLOCK},
       {sb_data_offset (sb, 0), (uint64_t)FUZZ_SECTORS * sb->sector_size},
@@ -341,7 +657,7 @@ copy_regions (const struct scenario *sc, const uint8_t *from, uint8_t *to,
   size_t n = 3;
 
   for (size_t i = 0; i < sc->nr_blocks; i++) {
-    r[n].off = journal_offset (sb, sb->journal_tail_seq + i);
+    r[n].off = journal_block_offset (sb, sb->journal_tail_seq + i);
     r[n++].len = SB_BLOCK;
   }
   for (size_t i = 0; i < n; i++) {
@@ -360,7 +676,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   struct live_disk *ld;
   struct recovery_report r;
   struct decisions ds;
-  uint64_t written;
 
   sc.fd = fuzz_disk (sc.options & OPT_LAYOUT);
   ld = live_disk (sc.fd, sc.options & OPT_LAYOUT);
@@ -368,14 +683,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   sc.image = ld->image;
   build (&sc, &in);
   copy_regions (&sc, sc.image, NULL, ld->b);
-  written = ld->b->bytes_written;
   ld->b->readonly = sc.options & OPT_READONLY;
-  if (recover (&sc, ld->b, &r, &ds) == 0) {
-    if (ld->b->readonly)
-      fuzz_assert (ld->b->bytes_written == written);
-    else
-      check_idempotent (&sc, ld->b, &r, &ds);
-  }
+  if (recover (&sc, ld->b, &r, &ds, true) == 0 && !ld->b->readonly)
+    check_idempotent (&sc, ld->b, &r, &ds);
   ld->b->readonly = false;
   copy_regions (&sc, sc.fd->image, sc.image, ld->b);
   /* Also drops the backing's record of the writes since the last. */
