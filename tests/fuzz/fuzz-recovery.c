@@ -21,10 +21,10 @@
  *  - in tags and none modes, recovery writes nothing, and decides each
  *    journaled sector once, as recovery.h says: "new" keeps the tag of a
  *    record from the newest flushed one on, which accepts the data (the
- *    unwritten tag only zeroes, unless the newest flushed record is a trim
- *    or zero); "old" keeps the tag at home, which accepts the data, and
- *    no record of the sector is flushed; "neither" leaves a tag that
- *    accepts nothing the sector holds;
+ *    unwritten tag only zeroes, unless the newest flushed record has it:
+ *    a trim or zero, which reads as zeroes); "old" keeps the tag at home, which
+ * accepts the data, and no record of the sector is flushed; "neither" leaves a
+ * tag that accepts nothing the sector holds;
  *  - in full mode, it decides each record's sectors in journal order:
  *    "new" for a trim, a flushed record, or one whose journaled data
  *    matches its tags, "old" for any other; each sector's tag is that of
@@ -279,9 +279,9 @@ struct sector_state {
   uint8_t tag[HASH_MAX_TAG];  /* its tag after */
   /* What the journal's records of it say (a scan after recovery). */
   uint32_t records;
-  bool flushed;      /* one of them is below the newest flush mark */
-  bool flushed_trim; /* the newest of those is a trim or zero */
-  bool candidate;    /* TAG is one of theirs, from the newest flushed on */
+  bool flushed;           /* one of them is below the newest flush mark */
+  bool flushed_unwritten; /* the newest of those has the unwritten tag */
+  bool candidate;         /* TAG is one of theirs, from the newest flushed on */
   /* Full mode: the last one applied, and whether any was written home. */
   bool applied, applied_trim, written;
   uint8_t applied_tag[HASH_MAX_TAG];
@@ -350,7 +350,8 @@ log_record (void *opaque, uint64_t seq, const struct journal_record *rec)
     s->candidate = (s->candidate && !flushed) || match;
     if (flushed) {
       s->flushed = true;
-      s->flushed_trim = trim;
+      s->flushed_unwritten =
+          hasher_tag_is_unwritten (sc->fd->h, sc->sb.uuid, sector, tag);
     }
     note (&lg->replay, sector, apply ? RECOVERY_NEW : RECOVERY_OLD);
     if (apply) {
@@ -481,7 +482,7 @@ check_tags (const struct scenario *sc, struct backing *b,
     case RECOVERY_NEW:
       fuzz_assert (accepts && st->candidate);
       if (unwritten && !all_zero (data, sb->sector_size))
-        fuzz_assert (st->flushed && st->flushed_trim);
+        fuzz_assert (st->flushed && st->flushed_unwritten);
       break;
     case RECOVERY_OLD:
       fuzz_assert (accepts && !st->flushed);
