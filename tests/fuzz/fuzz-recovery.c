@@ -188,6 +188,22 @@ group_data_blocks (struct scenario *sc, uint64_t seq, uint8_t group_options)
   return n == -1 ? GROUP_DATA (group_options) : (uint64_t)n;
 }
 
+/* Damages BLOCK, sealed: its checksum broken, or with OPT_FORGE on the
+ * keyed layout its MAC, as if written without the key. */
+static void
+damage (const struct scenario *sc, uint8_t *block)
+{
+  struct superblock unkeyed = sc->sb;
+
+  if (!(sc->options & OPT_FORGE) || sc->sb.auth == NULL) {
+    block[JOURNAL_CRC_OFFSET] ^= 0xff;
+    return;
+  }
+  block[JOURNAL_MAC_OFFSET] ^= 0xff;
+  unkeyed.auth = NULL;
+  fuzz_seal_journal_block (&unkeyed, block);
+}
+
 /* Places the next group of IN at SEQ; returns its blocks. */
 static uint64_t
 place_group (struct scenario *sc, struct fuzz_input *in, uint64_t seq)
@@ -216,9 +232,9 @@ place_group (struct scenario *sc, struct fuzz_input *in, uint64_t seq)
     else
       make_copy (&sc->sb, header, copy);
     if (opts & GROUP_DAMAGE_HEADER)
-      header[JOURNAL_CRC_OFFSET] ^= 0xff;
+      damage (sc, header);
     if (opts & GROUP_DAMAGE_COPY)
-      copy[JOURNAL_CRC_OFFSET] ^= 0xff;
+      damage (sc, copy);
   }
   return JOURNAL_GROUP_HEADERS + data;
 }

@@ -12,12 +12,14 @@
  * data, in the input format of recovery-input.h).
  *
  * The recovery seeds: the disks as the crash left them, in each crash
- * mode and on the keyed layout; one whose superblock names the tail
+ * mode and on the keyed layout, a full-mode one read-only, a tags-mode
+ * one whose superblock says mode none; one whose superblock names the tail
  * before its last checkpoint, older than its headers name; one with a
  * data sector as if its write had not reached the disk and one torn; and
  * the damage the journal defends against: a header block or its copy
- * damaged, both copies of a group before the newest flush mark (the disk
- * is refused) or after it (unflushed writes lost), and a group whose two
+ * damaged, or on the keyed layout forged, both copies of a group before
+ * the newest flush mark (the disk is refused) or after it (unflushed
+ * writes lost), and a group whose two
  * copies are of two attempts at its commit (the first write failed and
  * left its header, the retry only its copy).  The data of every write is
  * one byte repeated, as the input describes a sector's data.
@@ -236,17 +238,18 @@ read_group (const struct crashed *c, uint64_t seq, struct group *g)
 
 /* ---- recovery seeds ---- */
 
-/* A change a seed makes to the journal of its crashed disk: GROUP_*
- * options for its group number GROUP, and with GROUP_COPY_GIVEN the copy
- * to give. */
-struct damage {
+/* A change a seed makes to its crashed disk: OPT_* options added to the
+ * input's, GROUP_* options for its group number GROUP, and with
+ * GROUP_COPY_GIVEN the copy to give. */
+struct change {
+  uint8_t input;
   size_t group;
   uint8_t options;
   const uint8_t *copy;
 };
 
 static void
-put_groups (const struct crashed *c, const struct damage *dmg, struct seed *s)
+put_groups (const struct crashed *c, const struct change *ch, struct seed *s)
 {
   size_t number = 0;
 
@@ -260,12 +263,12 @@ put_groups (const struct crashed *c, const struct damage *dmg, struct seed *s)
     if (g.data > GROUP_DATA (0xff))
       die ("a group has more data blocks than the input can say");
     options = g.data << GROUP_DATA_SHIFT;
-    if (dmg && dmg->group == number)
-      options |= dmg->options;
+    if (ch && ch->group == number)
+      options |= ch->options;
     put (s, &options, 1);
     put (s, journal_block_at (c, seq), SB_BLOCK);
     if (options & GROUP_COPY_GIVEN)
-      put (s, dmg->copy, SB_BLOCK);
+      put (s, ch->copy, SB_BLOCK);
     for (uint64_t i = JOURNAL_GROUP_HEADERS; i < blocks; i++)
       put (s, journal_block_at (c, seq + i), SB_BLOCK);
   }
@@ -296,11 +299,13 @@ find_group (const struct crashed *c, bool flush, bool last, uint64_t *at)
 /* fuzz-recovery's input for C, with DATA the byte of each sector. */
 static void
 recovery_seed (const struct crashed *c, const uint8_t *data,
-               const struct damage *dmg, struct seed *s)
+               const struct change *ch, struct seed *s)
 {
   uint8_t options = c->layout | c->sb.mode << OPT_MODE_SHIFT;
   uint8_t tail[8], tag[HASH_MAX_TAG];
 
+  if (ch)
+    options |= ch->input;
   s->len = 0;
   put (s, &options, 1);
   le64_put (tail, c->tail);
@@ -311,7 +316,7 @@ recovery_seed (const struct crashed *c, const uint8_t *data,
     memcpy (tag, c->image + sb_tag_offset (&c->sb, i), c->sb.tag_size);
     put (s, tag, sizeof tag);
   }
-  put_groups (c, dmg, s);
+  put_groups (c, ch, s);
 }
 
 static void
@@ -323,13 +328,13 @@ sector_bytes (const struct crashed *c, uint8_t *data)
 
 static void
 save_recovery (const char *dir, const char *name, const struct crashed *c,
-               const struct damage *dmg)
+               const struct change *ch)
 {
   static struct seed s;
   uint8_t data[FUZZ_SECTORS];
 
   sector_bytes (c, data);
-  recovery_seed (c, data, dmg, &s);
+  recovery_seed (c, data, ch, &s);
   save (dir, "recovery", name, &s);
 }
 
@@ -341,10 +346,10 @@ save_damaged (const char *dir, const struct crashed *tags)
   const uint8_t both = GROUP_DAMAGE_HEADER | GROUP_DAMAGE_COPY;
   size_t first = find_group (tags, false, false, NULL);
   size_t unflushed = find_group (tags, true, true, NULL) + 1;
-  struct damage header = {.group = first, .options = GROUP_DAMAGE_HEADER};
-  struct damage copy = {.group = first, .options = GROUP_DAMAGE_COPY};
-  struct damage lost = {.group = first, .options = both};
-  struct damage unmarked = {.group = unflushed, .options = both};
+  struct change header = {.group = first, .options = GROUP_DAMAGE_HEADER};
+  struct change copy = {.group = first, .options = GROUP_DAMAGE_COPY};
+  struct change lost = {.group = first, .options = both};
+  struct change unmarked = {.group = unflushed, .options = both};
 
   if (find_group (tags, false, true, NULL) <= unflushed)
     die ("the tags-mode disk has not two commits after its last flush mark");
@@ -365,11 +370,11 @@ save_two_attempts (const char *dir, const struct crashed *once,
 {
   uint64_t size = fuzz_disk (retried->layout)->size;
   struct crashed mixed = *retried;
-  struct damage dmg = {.options = GROUP_COPY_GIVEN};
+  struct change ch = {.options = GROUP_COPY_GIVEN};
   uint64_t seq = retried->tail;
   struct group g, first;
 
-  for (;; dmg.group++) {
+  for (;; ch.group++) {
     uint64_t blocks = read_group (retried, seq, &g);
 
     read_group (once, seq, &first);
@@ -383,8 +388,8 @@ save_two_attempts (const char *dir, const struct crashed *once,
   memcpy (mixed.image, retried->image, size);
   memcpy (mixed.image + journal_block_offset (&mixed.sb, seq),
           journal_block_at (once, seq), SB_BLOCK);
-  dmg.copy = journal_block_at (retried, seq + 1);
-  save_recovery (dir, "tags-two-attempts", &mixed, &dmg);
+  ch.copy = journal_block_at (retried, seq + 1);
+  save_recovery (dir, "tags-two-attempts", &mixed, &ch);
   free (mixed.image);
 }
 
@@ -420,6 +425,13 @@ main (int argc, char **argv)
   struct crashed tags, full, keyed, old, once, retried;
   uint8_t data[FUZZ_SECTORS];
   uint64_t mark;
+  /* Read-only, a full-mode disk is refused; a tags-mode disk whose
+   * superblock says it was served with mode=none is recovered from its
+   * journal; a forged header is ignored. */
+  struct change read_only = {.input = OPT_READONLY, .group = SIZE_MAX};
+  struct change none = {.input = MODE_NONE << OPT_MODE_SHIFT,
+                        .group = SIZE_MAX};
+  struct change forged = {.input = OPT_FORGE, .options = GROUP_DAMAGE_HEADER};
 
   if (argc != 2) {
     fprintf (stderr, "usage: fuzz-seeds DIR\n");
@@ -449,7 +461,10 @@ main (int argc, char **argv)
   recovery_seed (&tags, data, NULL, &s);
   save (argv[1], "recovery", "tags-lost-and-torn", &s);
   save_recovery (argv[1], "full-as-written", &full, NULL);
+  save_recovery (argv[1], "full-read-only", &full, &read_only);
   save_recovery (argv[1], "keyed-tags-as-written", &keyed, NULL);
+  save_recovery (argv[1], "keyed-header-forged", &keyed, &forged);
+  save_recovery (argv[1], "tags-recorded-none", &tags, &none);
   save_recovery (argv[1], "tags-old-tail", &old, NULL);
   save_damaged (argv[1], &tags);
   save_two_attempts (argv[1], &once, &retried);

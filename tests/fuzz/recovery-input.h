@@ -4,8 +4,10 @@
  *
  *   1 byte     options: bits 0-1 the layout, bits 2-3 the crash mode the
  *              superblock records (tags, full, none, tags), bit 4 a
- *              read-only backing, bit 7 raw: no fix-ups, every byte as
- *              given
+ *              read-only backing, bit 5 forge: on the keyed layout a
+ *              damaged block has its MAC broken and its checksum right,
+ *              as one written without the key; bit 7 raw: no fix-ups,
+ *              every byte as given
  *   8 bytes    the superblock's journal tail (le64)
  *   32 bytes   one per data sector: its data is that byte, repeated
  *   32 x 32    each sector's tag at home: the first tag_size bytes
@@ -25,7 +27,8 @@
  * of its place, unless GROUP_KEEP_SEQ; a header block and a given copy
  * get their checksum and, on the keyed layout, their MAC made right; a
  * copy not given is made from its header as the journal writes it;
- * GROUP_DAMAGE_* then break the checksum of the header or its copy.
+ * GROUP_DAMAGE_* then break the checksum of the header or its copy (or
+ * the MAC, with OPT_FORGE).
  * Marked tags are replaced, before the checksums are made: a tag that
  * starts with the bytes A5 5A by the tag of the data it would describe (a
  * home tag, or one in a JREC_TAGS record, by that of the sector's data on
@@ -44,6 +47,7 @@
 #define OPT_MODE_SHIFT 2
 #define OPT_MODE(o) ((o) >> OPT_MODE_SHIFT & 3)
 #define OPT_READONLY 0x10
+#define OPT_FORGE 0x20
 #define OPT_RAW 0x80
 
 /* A group's options byte. */
