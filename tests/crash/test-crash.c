@@ -26,20 +26,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <xxhash.h>
 
 #include "disk.h"
 #include "format.h"
 #include "journal.h"
+#include "oracle.h"
 #include "powerloss.h"
 #include "report.h"
 #include "superblock.h"
 
 #define DATA_SECTORS 1024
 #define OPS_PER_RUN 400
-#define MAX_VALUES 64
 
 /* The keyed ones take the key in key_file: their unwritten tags and the
  * MACs of superblock and journal blocks go through recovery too. */
@@ -48,7 +45,7 @@ static const char *const hashes[] = {"crc32c",      "xxh3-128",
                                      "hmac-sha256", "blake2b-256-keyed"};
 #define NR_HASHES (sizeof hashes / sizeof hashes[0])
 
-static char key_file[] = "/tmp/crash-key-XXXXXX";
+static const char *key_file;
 
 struct disk_setup {
   uint64_t seed;
@@ -60,15 +57,6 @@ struct disk_setup {
   uint8_t *formatted; /* the image right after format */
 };
 
-/* What each sector may read as: the value (a hash of its contents) at the
- * last flush, and every value written since. */
-struct sector_model {
-  uint64_t durable;
-  uint64_t since[MAX_VALUES];
-  unsigned nr_since;
-  bool overflow; /* too many writes since the flush to track: skip it */
-};
-
 struct model {
   uint32_t ss;
   uint64_t nr;
@@ -76,40 +64,19 @@ struct model {
   uint64_t last_first, last_n;
   uint64_t last_values[2 * 96];
   bool checkpoint_begun;
-  uint8_t *latest; /* contents after every issued write */
-  struct sector_model *sectors;
+  uint8_t *latest;                /* contents after every issued write */
+  struct sector_history *sectors; /* what each sector may read as */
 };
 
 struct totals {
   uint64_t seeds, points, violations, torn, recovered_twice, atomic_checked;
 };
 
-static uint64_t
-rnd_next (uint64_t *s)
-{
-  *s ^= *s << 13;
-  *s ^= *s >> 7;
-  *s ^= *s << 17;
-  return *s;
-}
-
-static uint64_t
-rnd_below (uint64_t *s, uint64_t n)
-{
-  return rnd_next (s) % n;
-}
-
 static void
 quiet_log (enum ni_log_level level, const char *msg)
 {
   (void)level;
   (void)msg;
-}
-
-static uint64_t
-value_of (const uint8_t *data, uint32_t ss)
-{
-  return XXH3_64bits (data, ss);
 }
 
 /* ---- the model ---- */
@@ -123,7 +90,7 @@ model_init (struct model *m, uint32_t ss, uint64_t nr)
   m->latest = calloc (nr, ss);
   m->sectors = calloc (nr, sizeof *m->sectors);
   for (uint64_t s = 0; s < nr; s++)
-    m->sectors[s].durable = value_of (m->latest, ss);
+    history_init (&m->sectors[s], sector_value (m->latest, ss));
 }
 
 static void
@@ -137,39 +104,17 @@ model_free (struct model *m)
 static void
 model_issue (struct model *m, uint64_t s, uint64_t n)
 {
-  for (uint64_t i = s; i < s + n; i++) {
-    struct sector_model *sm = &m->sectors[i];
-    uint64_t v = value_of (m->latest + i * m->ss, m->ss);
-    if (sm->nr_since == MAX_VALUES)
-      sm->overflow = true;
-    else
-      sm->since[sm->nr_since++] = v;
-  }
+  for (uint64_t i = s; i < s + n; i++)
+    history_write (&m->sectors[i], sector_value (m->latest + i * m->ss, m->ss));
 }
 
 /* Sectors [S, S+N) are durable as they are now. */
 static void
 model_durable (struct model *m, uint64_t s, uint64_t n)
 {
-  for (uint64_t i = s; i < s + n; i++) {
-    struct sector_model *sm = &m->sectors[i];
-    sm->durable = value_of (m->latest + i * m->ss, m->ss);
-    sm->nr_since = 0;
-    sm->overflow = false;
-  }
-}
-
-static bool
-model_allows (const struct model *m, uint64_t s, uint64_t v)
-{
-  const struct sector_model *sm = &m->sectors[s];
-
-  if (sm->overflow || v == sm->durable)
-    return true;
-  for (unsigned i = 0; i < sm->nr_since; i++)
-    if (sm->since[i] == v)
-      return true;
-  return false;
+  for (uint64_t i = s; i < s + n; i++)
+    history_flushed (&m->sectors[i],
+                     sector_value (m->latest + i * m->ss, m->ss));
 }
 
 /* ---- the workload ---- */
@@ -216,7 +161,7 @@ one_op (struct disk *d, struct model *m, uint64_t *rnd, uint8_t *buf)
     m->last_first = s;
     m->last_n = n;
     for (uint64_t i = 0; i < n; i++)
-      m->last_values[i] = value_of (m->latest + (s + i) * m->ss, m->ss);
+      m->last_values[i] = sector_value (m->latest + (s + i) * m->ss, m->ss);
     if (disk_write (d, buf, len, off, fua) == -1)
       return -1;
   } else if (kind < 75) { /* trim (whole sectors) or zero */
@@ -351,7 +296,7 @@ check_atomic (const struct disk_setup *ds, const struct model *m,
     return free (buf);
   for (uint64_t i = 0; i < m->last_n; i++)
     newer += disk_read (d, buf, m->ss, (m->last_first + i) * m->ss) == 0 &&
-             value_of (buf, m->ss) == m->last_values[i];
+             sector_value (buf, m->ss) == m->last_values[i];
   free (buf);
   t->atomic_checked++;
   if (newer == 0 || newer == m->last_n)
@@ -378,7 +323,7 @@ check_recovered (const struct disk_setup *ds, const struct model *m,
     bool ok = disk_read (d, buf, m->ss, s * m->ss) == 0;
     const uint8_t *data =
         ok ? buf : powerloss_current (b) + sb_data_offset (sb, s);
-    bool allowed = model_allows (m, s, value_of (data, m->ss));
+    bool allowed = history_allows (&m->sectors[s], sector_value (data, m->ss));
 
     if (ok && allowed)
       continue;
@@ -388,13 +333,13 @@ check_recovered (const struct disk_setup *ds, const struct model *m,
       continue;
     }
     t->violations++;
-    fprintf (stderr,
-             "  value %016" PRIx64 " zero? %d durable %016" PRIx64
-             " since %u overflow %d\n",
-             value_of (data, m->ss),
-             value_of (data, m->ss) == value_of ((uint8_t[4096]){0}, m->ss),
-             m->sectors[s].durable, m->sectors[s].nr_since,
-             m->sectors[s].overflow);
+    fprintf (
+        stderr,
+        "  value %016" PRIx64 " zero? %d durable %016" PRIx64
+        " since %u overflow %d\n",
+        sector_value (data, m->ss),
+        sector_value (data, m->ss) == sector_value ((uint8_t[4096]){0}, m->ss),
+        m->sectors[s].flushed, m->sectors[s].nr_since, m->sectors[s].overflow);
     fprintf (stderr,
              "VIOLATION seed %" PRIu64 " crash point %" PRIu64 " (%s mode, %s, "
              "%u-byte sectors): sector %" PRIu64 " %s\n",
@@ -499,29 +444,6 @@ crash_seed (uint64_t seed, uint64_t max_points, double deadline,
   t->seeds++;
 }
 
-static void
-remove_key_file (void)
-{
-  unlink (key_file);
-}
-
-/* A 32-byte key for the keyed hashes, readable by us only. */
-static void
-make_key_file (void)
-{
-  uint8_t key[32];
-  int fd = mkstemp (key_file);
-
-  for (size_t i = 0; i < sizeof key; i++)
-    key[i] = i * 37 + 11;
-  if (fd == -1 || write (fd, key, sizeof key) != sizeof key) {
-    perror (key_file);
-    exit (EXIT_FAILURE);
-  }
-  close (fd);
-  atexit (remove_key_file);
-}
-
 int
 main (void)
 {
@@ -533,7 +455,7 @@ main (void)
   struct totals t = {0};
 
   ni_log_set (quiet_log);
-  make_key_file ();
+  key_file = make_key_file ();
   if (!one_seed)
     seed = (uint64_t)time (NULL) * 1000003u;
   printf ("crash test: first seed %" PRIu64 ", %.0f s\n", seed, seconds);

@@ -33,13 +33,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <xxhash.h>
 
 #include "disk.h"
 #include "format.h"
 #include "journal-format.h"
+#include "oracle.h"
 #include "powerloss.h"
 #include "report.h"
 #include "superblock.h"
@@ -47,9 +45,8 @@
 #define DATA_SECTORS 192
 #define OPS 260
 #define SNAPSHOT_EVERY 20
-#define MAX_SINCE 32
 
-static char key_file[] = "/tmp/damage-key-XXXXXX";
+static const char *key_file;
 
 struct config {
   enum disk_mode mode;
@@ -58,20 +55,12 @@ struct config {
   bool write_through;
 };
 
-/* What each sector may read as: its value (a hash of its contents) at the
- * last flush, and every value written since. */
-struct sector_model {
-  uint64_t flushed;
-  uint64_t since[MAX_SINCE];
-  unsigned nr_since;
-  bool overflow;
-  bool failing; /* failed after a recovery: may fail until rewritten */
-};
-
 struct model {
   uint32_t ss;
   uint8_t *latest; /* contents after every change issued */
-  struct sector_model s[DATA_SECTORS];
+  struct sector_history s[DATA_SECTORS]; /* what each may read as */
+  /* Failed after a recovery: may fail until rewritten and flushed. */
+  bool failing[DATA_SECTORS];
 };
 
 /* A disk killed in the middle of its work, and its earlier states. */
@@ -89,21 +78,6 @@ struct totals {
   uint64_t damages, opened, refused, violations, failed_written, lives;
 };
 
-static uint64_t
-rnd_next (uint64_t *s)
-{
-  *s ^= *s << 13;
-  *s ^= *s >> 7;
-  *s ^= *s << 17;
-  return *s;
-}
-
-static uint64_t
-below (uint64_t *s, uint64_t n)
-{
-  return rnd_next (s) % n;
-}
-
 static void
 quiet (enum ni_log_level level, const char *msg)
 {
@@ -119,12 +93,6 @@ die (const char *what)
   exit (EXIT_FAILURE);
 }
 
-static uint64_t
-value_of (const uint8_t *data, uint32_t ss)
-{
-  return XXH3_64bits (data, ss);
-}
-
 /* ---- the model ---- */
 
 static void
@@ -134,8 +102,10 @@ model_init (struct model *m, uint32_t ss)
   m->latest = calloc (DATA_SECTORS, ss);
   if (m->latest == NULL)
     die ("calloc");
-  for (int i = 0; i < DATA_SECTORS; i++)
-    m->s[i] = (struct sector_model){.flushed = value_of (m->latest, ss)};
+  for (int i = 0; i < DATA_SECTORS; i++) {
+    history_init (&m->s[i], sector_value (m->latest, ss));
+    m->failing[i] = false;
+  }
 }
 
 static void
@@ -152,25 +122,19 @@ model_copy (struct model *to, const struct model *from)
 static void
 model_issue (struct model *m, uint64_t first, uint64_t n)
 {
-  for (uint64_t i = first; i < first + n; i++) {
-    struct sector_model *sm = &m->s[i];
-    if (sm->nr_since == MAX_SINCE)
-      sm->overflow = true;
-    else
-      sm->since[sm->nr_since++] = value_of (m->latest + i * m->ss, m->ss);
-  }
+  for (uint64_t i = first; i < first + n; i++)
+    history_write (&m->s[i], sector_value (m->latest + i * m->ss, m->ss));
 }
 
 static void
 model_flushed (struct model *m)
 {
   for (int i = 0; i < DATA_SECTORS; i++) {
-    struct sector_model *sm = &m->s[i];
-
-    if (sm->nr_since == 0 && !sm->overflow)
+    if (!history_written (&m->s[i]))
       continue; /* unchanged */
-    *sm = (struct sector_model){
-        .flushed = value_of (m->latest + (size_t)i * m->ss, m->ss)};
+    history_flushed (&m->s[i],
+                     sector_value (m->latest + (size_t)i * m->ss, m->ss));
+    m->failing[i] = false;
   }
 }
 
@@ -183,20 +147,9 @@ model_read_back (struct model *m, struct disk *d)
     uint8_t *data = m->latest + s * m->ss;
     bool ok = disk_read (d, data, m->ss, s * m->ss) == 0;
 
-    m->s[s] = (struct sector_model){.flushed = value_of (data, m->ss),
-                                    .failing = !ok};
+    history_init (&m->s[s], sector_value (data, m->ss));
+    m->failing[s] = !ok;
   }
-}
-
-static bool
-model_allows (const struct sector_model *sm, uint64_t v)
-{
-  if (sm->overflow || v == sm->flushed)
-    return true;
-  for (unsigned i = 0; i < sm->nr_since; i++)
-    if (sm->since[i] == v)
-      return true;
-  return false;
 }
 
 /* ---- the workload ---- */
@@ -237,11 +190,12 @@ static void
 one_op (struct disk *d, struct model *m, uint64_t *rnd, uint8_t *buf,
         bool aligned_only)
 {
-  uint64_t kind = below (rnd, 100), ss = m->ss;
-  uint64_t first = below (rnd, DATA_SECTORS - 8);
-  uint64_t off = first * ss + (below (rnd, 4) ? 0 : 1 + below (rnd, ss - 1));
-  uint64_t len =
-      below (rnd, 3) ? ss * (1 + below (rnd, 6)) : 1 + below (rnd, 3 * ss);
+  uint64_t kind = rnd_below (rnd, 100), ss = m->ss;
+  uint64_t first = rnd_below (rnd, DATA_SECTORS - 8);
+  uint64_t off =
+      first * ss + (rnd_below (rnd, 4) ? 0 : 1 + rnd_below (rnd, ss - 1));
+  uint64_t len = rnd_below (rnd, 3) ? ss * (1 + rnd_below (rnd, 6))
+                                    : 1 + rnd_below (rnd, 3 * ss);
 
   /* A read-modify-write of a sector that fails fails: after damage, the
    * second life writes whole sectors. */
@@ -249,7 +203,7 @@ one_op (struct disk *d, struct model *m, uint64_t *rnd, uint8_t *buf,
     off -= off % ss;
     len = (len + ss - 1) / ss * ss;
   }
-  bool fua = below (rnd, 8) == 0;
+  bool fua = rnd_below (rnd, 8) == 0;
   uint64_t s, n;
   int r;
 
@@ -358,7 +312,7 @@ damage_block (const struct killed *k, uint8_t *image, uint64_t off,
 {
   switch (how) {
   case FLIP:
-    image[off + below (rnd, SB_BLOCK)] ^= 1 << below (rnd, 8);
+    image[off + rnd_below (rnd, SB_BLOCK)] ^= 1 << rnd_below (rnd, 8);
     return true;
   case ZERO:
     memset (image + off, 0, SB_BLOCK);
@@ -387,13 +341,13 @@ check_sectors (struct disk *d, const struct model *m, bool strict,
   uint8_t *buf = malloc (m->ss);
 
   for (uint64_t s = 0; s < DATA_SECTORS; s++) {
-    const struct sector_model *sm = &m->s[s];
+    const struct sector_history *sm = &m->s[s];
     bool ok = disk_read (d, buf, m->ss, s * m->ss) == 0;
-    bool written = sm->nr_since > 0 || sm->overflow;
+    bool written = history_written (sm);
 
-    if (ok && model_allows (sm, value_of (buf, m->ss)))
+    if (ok && history_allows (sm, sector_value (buf, m->ss)))
       continue;
-    if (!ok && sm->failing)
+    if (!ok && m->failing[s])
       continue;
     if (!ok && (written || !strict)) {
       t->failed_written += written;
@@ -548,28 +502,6 @@ free_killed (struct killed *k)
   free (k->m.latest);
 }
 
-static void
-remove_key_file (void)
-{
-  unlink (key_file);
-}
-
-static void
-make_key_file (void)
-{
-  uint8_t key[32];
-  int fd = mkstemp (key_file);
-
-  for (size_t i = 0; i < sizeof key; i++)
-    key[i] = i * 41 + 5;
-  if (fd == -1 || write (fd, key, sizeof key) != sizeof key) {
-    perror (key_file);
-    exit (EXIT_FAILURE);
-  }
-  close (fd);
-  atexit (remove_key_file);
-}
-
 /* The sixteen disks: each dimension drawn apart from the others. */
 static struct config
 config_of (int i)
@@ -590,7 +522,7 @@ main (void)
   int first = one ? atoi (one) : 0, last = one ? atoi (one) : 15;
 
   ni_log_set (quiet);
-  make_key_file ();
+  key_file = make_key_file ();
   for (int i = first; i <= last; i++) {
     struct killed k = {.cfg = config_of (i)};
     uint64_t seed = 1000003 * (i + 1);

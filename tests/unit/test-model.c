@@ -26,6 +26,7 @@
 
 #include "disk.h"
 #include "format.h"
+#include "oracle.h"
 #include "report.h"
 #include "util.h"
 
@@ -52,15 +53,6 @@ struct run {
   uint8_t *model, *buf;
   const char *what; /* the disk, for failure messages */
 };
-
-static uint64_t
-rnd_next (uint64_t *s)
-{
-  *s ^= *s << 13;
-  *s ^= *s >> 7;
-  *s ^= *s << 17;
-  return *s;
-}
 
 static uint64_t
 below (struct run *r, uint64_t n)
