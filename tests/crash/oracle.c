@@ -23,6 +23,15 @@ rnd_below (uint64_t *s, uint64_t n)
   return rnd_next (s) % n;
 }
 
+void
+rnd_fill (uint64_t *s, uint8_t *buf, uint64_t len)
+{
+  for (uint64_t i = 0; i < len; i += 8) {
+    uint64_t r = rnd_next (s);
+    memcpy (buf + i, &r, len - i < 8 ? len - i : 8);
+  }
+}
+
 uint64_t
 sector_value (const uint8_t *data, uint32_t sector_size)
 {

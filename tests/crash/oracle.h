@@ -19,6 +19,9 @@ uint64_t rnd_next (uint64_t *s);
 /* A number below N. */
 uint64_t rnd_below (uint64_t *s, uint64_t n);
 
+/* Fills BUF[0..LEN) with random bytes. */
+void rnd_fill (uint64_t *s, uint8_t *buf, uint64_t len);
+
 /* The value a sector's contents are known by. */
 uint64_t sector_value (const uint8_t *data, uint32_t sector_size);
 

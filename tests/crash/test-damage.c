@@ -210,10 +210,7 @@ one_op (struct disk *d, struct model *m, uint64_t *rnd, uint8_t *buf,
   s = off / ss;
   n = (off + len + ss - 1) / ss - s;
   if (kind < 60) {
-    for (uint64_t i = 0; i < len; i += 8) {
-      uint64_t r = rnd_next (rnd);
-      memcpy (buf + i, &r, len - i < 8 ? len - i : 8);
-    }
+    rnd_fill (rnd, buf, len);
     memcpy (m->latest + off, buf, len);
     model_issue (m, s, n);
     r = disk_write (d, buf, len, off, fua);
