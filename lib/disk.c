@@ -811,7 +811,7 @@ apply_locked (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
               const uint8_t *tags, bool must_zero)
 {
   struct journal_record rec = change_record (d, buf, sector, n, tags);
-  uint64_t commit;
+  uint64_t commit = 0;
   int r;
 
   if (d->j && journal_commit (d->j, &rec, &commit) == -1) {

@@ -26,7 +26,10 @@
  * data too, so the write in place may be lost and is replayed.  Mode
  * "none" has no journal: its flush writes the tags home.
  *
- * Flush: sync the backing disk.  The journal is already durable.
+ * Flush: commit and apply the deferred writes, sync the backing disk,
+ * then commit a flush mark (journal.h), which recovery trusts to mean
+ * that every record before it is in place.  A change with FUA is that
+ * change followed by a flush.
  *
  * Checkpoint (in the background at half journal fill, when the journal is
  * full or dirty tags fill half the tag cache, and on close): snapshot the
