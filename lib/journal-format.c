@@ -547,9 +547,9 @@ report_damage (const struct journal_scan *js, const char *fmt, ...)
 }
 
 /* Reports the groups of the chain's commit that were read from one copy.
- * Called once the commit is known to have been written whole, or to be
- * covered by a flush mark: in a commit the crash cut short, a missing
- * copy is the crash's doing, not damage. */
+ * Called once the commit is known to have been durable: a later commit
+ * follows it, or a flush mark covers it.  In a commit the crash cut
+ * short, a missing copy is the crash's doing, not damage. */
 static void
 report_repairs (struct chain *ch)
 {
@@ -624,8 +624,10 @@ follow_chain (struct chain *ch)
             ? follow_group (ch, g, data)
             : 0;
   while (r == 1);
-  if (r == 0 && ch->in_commit &&
-      (ch->seq >= ch->start + ch->blocks || ch->start < ch->js->flushed_to))
+  /* The newest commit, even written whole, may have been cut by the
+   * crash before it was durable, its blocks reaching the disk in any
+   * order: only a flush mark after it says a missing copy was damaged. */
+  if (r == 0 && ch->in_commit && ch->start < ch->js->flushed_to)
     report_repairs (ch);
 
 out:

@@ -57,7 +57,10 @@
  *     chain that ends at or after F ends where the crash cut it, or loses
  *     only writes that were never flushed, which may read old.
  *  5. One damaged header block costs nothing: its copy is used, and the
- *     damage is reported.  Within a group, copies of two attempts at one
+ *     damage is reported, unless it is in the newest commit and no flush
+ *     mark covers it: that commit may have been cut by the crash before
+ *     it was durable, and its blocks reach the disk in any order (seen
+ *     in the crash replay of a real kernel's page cache).  Within a group, copies of two attempts at one
  *     commit (a write that failed, rewritten) are told apart by the
  *     attempt number, and the chain follows only groups of one commit
  *     until its recorded length, then a new commit that starts there,
@@ -67,7 +70,9 @@
  *     commit or a lost superblock's tail, is ever taken for a new one.
  *
  * What it cannot tell: both copies of a header damaged after the last
- * flush mark (those writes were not flushed, so they may be lost), and
+ * flush mark (those writes were not flushed, so they may be lost), one
+ * copy damaged in the newest commit with no mark after it (nothing is
+ * lost, but it looks like a crash, so it is not reported), and
  * the newest mark lost together with damage to the data it covered.
  */
 #ifndef NBD_INTEGRITY_JOURNAL_FORMAT_H

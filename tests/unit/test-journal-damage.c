@@ -85,7 +85,10 @@ block_at (const struct live *l, uint64_t seq)
 
 /* Never-written sectors, written and flushed, the server killed, then one
  * bit of one journal block flipped, each block of the live journal in
- * turn: every flushed sector reads back, none as zeroes. */
+ * turn: every flushed sector reads back, none as zeroes.  The damage is
+ * reported, but in the newest commit (the last flush's mark: one group,
+ * two blocks), which no later mark covers and which a crash may have cut
+ * before it was durable, leaving one copy of a header unwritten. */
 START_TEST (flipped_journal_block_loses_nothing)
 {
   const char *path = scratch_disk ("flip.img", SIZE, NULL, 0);
@@ -106,7 +109,8 @@ START_TEST (flipped_journal_block_loses_nothing)
     r = open_mode (crash, DISK_MODE_TAGS, NULL);
     for (uint64_t s = 10; s < 14; s++)
       expect_reads (r, s, s % 2 ? a : b);
-    ck_assert_uint_eq (disk_recovery_report (r)->repaired, 1);
+    ck_assert_uint_eq (disk_recovery_report (r)->repaired,
+                       seq < l.end - 2);
     ck_assert_int_eq (disk_close (r), 0);
   }
   ck_assert_int_eq (disk_close (d), 0);
@@ -179,7 +183,9 @@ START_TEST (older_journal_block_put_back)
     expect_reads (r, 40, c);
     for (int i = 57; i < 64; i++)
       expect_reads (r, 30 + i % 7, i % 2 ? b : a);
-    ck_assert_uint_eq (disk_recovery_report (r)->repaired, 1);
+    /* As above: in the last flush's mark, not reported. */
+    ck_assert_uint_eq (disk_recovery_report (r)->repaired,
+                       seq < l.end - 2);
     ck_assert_int_eq (disk_close (r), 0);
   }
   ck_assert_int_eq (disk_close (d), 0);
