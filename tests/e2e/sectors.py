@@ -8,6 +8,8 @@
                                  FIRST (MD's data offset: MD reads nothing
                                  before it)
   sectors.py corrupt DISK S...   overwrite 16 bytes of each sector's data
+  sectors.py offsets DISK S...   each sector's byte offset on DISK, one a
+                                 line
 
 Offsets come from nbd-integrity dump and locate, so this follows the
 format that nbd-integrity-format(5) describes, not a copy of it."""
@@ -107,5 +109,8 @@ if __name__ == "__main__":
         print("\n".join(map(str, written_list(sys.argv[2]))))
     elif sys.argv[1] == "pick":
         print(" ".join(map(str, pick(sys.argv[2], *map(int, sys.argv[3:6])))))
+    elif sys.argv[1] == "offsets":
+        layout = Layout(sys.argv[2])
+        print("\n".join(str(layout.data_offset(int(s))) for s in sys.argv[3:]))
     else:
         corrupt(sys.argv[2], sys.argv[3:])
