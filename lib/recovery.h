@@ -24,6 +24,14 @@
  *     device holds whatever it held: it reads as zeroes, as it did.
  *     Otherwise the write was torn, and the sector fails.
  *
+ * This closes the false-mismatch window of the first journal format: on
+ * a device whose never-written sectors hold garbage, a sector written
+ * twice since the checkpoint, neither write reaching the disk, failed
+ * instead of reading as zeroes, since no flush mark said that neither
+ * had been flushed.  The crash replays of tests/replay, on such a device
+ * under a real server, count these sectors: they read as before, and no
+ * flushed sector fails at any point.
+ *
  * A sector that fails ("neither") is given a tag its data cannot match, so
  * it fails verification until rewritten, and is reported and counted.
  * Recovery only sets tags, so running it twice decides the same.
