@@ -4,8 +4,11 @@ written where nothing was written before, flushed, killed with SIGKILL,
 then damaged while dirty.
 
 - One bit of the newest journal block, or of one in the middle, flipped:
-  check and recover exit 1 naming the block; served again, every flushed
-  sector reads back (the header's copy is used), none as zeroes.
+  served again, every flushed sector reads back (the header's copy is
+  used), none as zeroes.  In the middle, check and recover exit 1 naming
+  the block.  The newest is the last flush's own mark, which no later
+  mark covers: a crash may have cut it before it was durable, leaving one
+  copy unwritten, so it is not reported as damage, and both exit 0.
 - Both copies of a header before the newest flush mark zeroed: the
   flushed writes there are lost, so check exits 1 and names the block,
   the server refuses the disk saying what to do, recover and verify exit
@@ -112,16 +115,22 @@ def flip_one(t, mode, keyfile, which):
         byte = f.read(1)[0]
         f.seek(blocks[seq] + 200)
         f.write(bytes([byte ^ 0x10]))
-    check_problem(t, disk, ["journal block %d" % seq, "nothing is lost"])
+    reported = which != "newest"
     copy = t.path(name + ".recovered")
     shutil.copyfile(disk, copy)
     args = ["recover", copy] + (["--keyfile", keyfile] if keyfile else [])
-    r = tool(t, 1, *args)
-    check("journal" in r.stdout, "recover names no journal damage:\n%s"
-          % r.stdout)
-    server = reads_back(t, name, disk, params, data, repaired=1)
-    check_in_log(server.log(), ["journal block %d" % seq],
-                 "%s: the damaged block in the server's log" % name)
+    if reported:
+        check_problem(t, disk, ["journal block %d" % seq, "nothing is lost"])
+        r = tool(t, 1, *args)
+        check("journal" in r.stdout, "recover names no journal damage:\n%s"
+              % r.stdout)
+    else:
+        tool(t, 0, "check", disk)
+        tool(t, 0, *args)
+    server = reads_back(t, name, disk, params, data, repaired=int(reported))
+    if reported:
+        check_in_log(server.log(), ["journal block %d" % seq],
+                     "%s: the damaged block in the server's log" % name)
 
 
 def lose_flushed(t, mode, keyfile):
