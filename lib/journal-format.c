@@ -75,10 +75,10 @@ encode_record (const struct superblock *sb, struct journal_record *rec,
       return 0; /* never split: its data blocks follow its header */
     count = (space - JOURNAL_RECORD_HEADER) / sb->tag_size;
   }
-  le64_put (p, rec->sector);
-  le32_put (p + 8, count);
-  le16_put (p + 12, rec->kind);
-  le16_put (p + 14, 0);
+  le64_put (p + JR_SECTOR, rec->sector);
+  le32_put (p + JR_COUNT, count);
+  le16_put (p + JR_KIND, rec->kind);
+  le16_put (p + JR_RESERVED, 0);
   tag_bytes = has_tags (rec) ? (size_t)count * sb->tag_size : 0;
   if (tag_bytes) {
     memcpy (p + JOURNAL_RECORD_HEADER, rec->tags, tag_bytes);
@@ -247,9 +247,9 @@ journal_block_decode (const struct superblock *sb, uint64_t seq,
 
     if (p + JOURNAL_RECORD_HEADER > end)
       return out_of_range (seq);
-    rec.sector = le64_get (p);
-    rec.count = le32_get (p + 8);
-    rec.kind = le16_get (p + 12);
+    rec.sector = le64_get (p + JR_SECTOR);
+    rec.count = le32_get (p + JR_COUNT);
+    rec.kind = le16_get (p + JR_KIND);
     rec.tags = has_tags (&rec) ? p + JOURNAL_RECORD_HEADER : NULL;
     rec.data = NULL;
     rec.data_seq = 0;

@@ -7,26 +7,17 @@
  * records the tail, the oldest block still needed.  A commit is one
  * durable write of one or more groups, each a header block, its copy in
  * the next block, and, in the "full" crash mode, the data of its records
- * in the blocks after those two.  Header block layout (little-endian):
- *
- *     0  u32 magic "NIJ2"           4  u32 number of records
- *     8  u64 sequence              16  u32 payload bytes
- *    20  u32 copy: 0 the header, 1 its copy in the block after it
- *    24  u64 commit attempt (counts the commits of one opening)
- *    32  u32 blocks since the tail  36  u32 blocks since its commit began
- *    40  u32 blocks of its commit   44  u32 crash mode of the writer
- *    48  records ...
- *  4060  u8[32] keyed algorithms: MAC of bytes 0..4059; zero otherwise
- *  4092  u32 CRC32C(disk UUID || bytes 0..4091)
- *
- * Record: u64 first sector, u32 sector count, u16 kind, u16 reserved,
- * then for JREC_TAGS and JREC_DATA the count tags.  A JREC_FLUSH record
- * (a flush mark) has count 0 and, in place of the first sector, the
- * sequence number below which every record was durable in place when it
- * was written.  A record never spans blocks; the data of JREC_DATA
- * records fills the blocks after the header's copy, in record order,
- * each record's data padded to whole blocks.  Data blocks have no header:
- * the record's tags verify them.
+ * in the blocks after those two.  A header block holds the fields at
+ * the JH_* offsets below, then records, each laid out at the JR_*
+ * offsets (little-endian; nbd-integrity-format(5) has the same tables,
+ * and tests/unit/test-format-doc checks the two agree).  JREC_TAGS and
+ * JREC_DATA records carry the count tags after their header.  A
+ * JREC_FLUSH record (a flush mark) has count 0 and, in place of the
+ * first sector, the sequence number below which every record was
+ * durable in place when it was written.  A record never spans blocks;
+ * the data of JREC_DATA records fills the blocks after the header's
+ * copy, in record order, each record's data padded to whole blocks.
+ * Data blocks have no header: the record's tags verify them.
  *
  * Reading the journal back (journal_scan) has to tell a commit that was
  * never acknowledged (torn by the crash: the journal ends there) from one
@@ -60,11 +51,12 @@
  *     damage is reported, unless it is in the newest commit and no flush
  *     mark covers it: that commit may have been cut by the crash before
  *     it was durable, and its blocks reach the disk in any order (seen
- *     in the crash replay of a real kernel's page cache).  Within a group, copies of two attempts at one
- *     commit (a write that failed, rewritten) are told apart by the
- *     attempt number, and the chain follows only groups of one commit
- *     until its recorded length, then a new commit that starts there,
- *     of a later attempt: no leftover of a failed attempt joins it.
+ *     in the crash replay of a real kernel's page cache).  Within a
+ *     group, copies of two attempts at one commit (a write that failed,
+ *     rewritten) are told apart by the attempt number, and the chain
+ *     follows only groups of one commit until its recorded length, then
+ *     a new commit that starts there, of a later attempt: no leftover of
+ *     a failed attempt joins it.
  *  6. The next opening starts its sequence numbers above every sequence
  *     number in the ring, so no block left from before, beyond a torn
  *     commit or a lost superblock's tail, is ever taken for a new one.
@@ -87,25 +79,34 @@
 
 #define JOURNAL_MAGIC 0x324a494eu /* "NIJ2" */
 
-/* The byte offsets of a header block's fields: the layout above. */
+/* The byte offsets of a header block's fields, in order: each runs up to
+ * the next. */
 enum {
-  JH_MAGIC = 0,
-  JH_RECORDS = 4,
-  JH_SEQ = 8,
-  JH_PAYLOAD_BYTES = 16,
-  JH_COPY = 20,
-  JH_ATTEMPT = 24,
-  JH_FROM_TAIL = 32,
-  JH_FROM_COMMIT = 36,
-  JH_COMMIT_BLOCKS = 40,
-  JH_MODE = 44,
-  JOURNAL_HEADER = 48, /* the records start here */
+  JH_MAGIC = 0,              /* u32 JOURNAL_MAGIC */
+  JH_RECORDS = 4,            /* u32 number of records */
+  JH_SEQ = 8,                /* u64 sequence */
+  JH_PAYLOAD_BYTES = 16,     /* u32 bytes of the records */
+  JH_COPY = 20,              /* u32 0 the header, 1 its copy after it */
+  JH_ATTEMPT = 24,           /* u64 commit attempt, counted per opening */
+  JH_FROM_TAIL = 32,         /* u32 blocks since the tail */
+  JH_FROM_COMMIT = 36,       /* u32 blocks since its commit began */
+  JH_COMMIT_BLOCKS = 40,     /* u32 blocks of its commit */
+  JH_MODE = 44,              /* u32 crash mode of the writer */
+  JOURNAL_HEADER = 48,       /* the records, then zeroes */
+  JOURNAL_MAC_OFFSET = 4060, /* u8[JOURNAL_MAC_SIZE] (keyed; zero otherwise) */
+  JOURNAL_CRC_OFFSET = 4092, /* u32 CRC32C (disk UUID || the bytes before) */
 };
 
-#define JOURNAL_RECORD_HEADER 16
+/* The byte offsets of a record's fields, from its start. */
+enum {
+  JR_SECTOR = 0,              /* u64 first sector (JREC_FLUSH: sequence) */
+  JR_COUNT = 8,               /* u32 sector count */
+  JR_KIND = 12,               /* u16 enum journal_record_kind */
+  JR_RESERVED = 14,           /* u16, zero */
+  JOURNAL_RECORD_HEADER = 16, /* the tags, if it has any */
+};
+
 #define JOURNAL_MAC_SIZE 32
-#define JOURNAL_MAC_OFFSET (SB_BLOCK - 4 - JOURNAL_MAC_SIZE)
-#define JOURNAL_CRC_OFFSET (SB_BLOCK - 4)
 #define JOURNAL_PAYLOAD (JOURNAL_MAC_OFFSET - JOURNAL_HEADER)
 
 /* Blocks a header group takes before its data: the header and its copy. */

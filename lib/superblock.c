@@ -8,9 +8,6 @@
 #include "report.h"
 #include "superblock.h"
 
-#define SB_MAC_OFFSET 192
-#define SB_RESERVED_OFFSET (SB_MAC_OFFSET + SB_MAC_SIZE)
-#define SB_CRC_OFFSET (SB_BLOCK - 4)
 #define MiB (1024 * 1024)
 #define JOURNAL_MIN (1 * MiB)
 #define JOURNAL_MAX (64 * MiB)
@@ -20,29 +17,30 @@ void
 sb_encode (const struct superblock *sb, uint8_t block[SB_BLOCK])
 {
   memset (block, 0, SB_BLOCK);
-  memcpy (block, SB_MAGIC, 8);
-  le32_put (block + 8, sb->version);
-  le32_put (block + 12, sb->features);
-  memcpy (block + 16, sb->uuid, DISK_UUID_SIZE);
-  le32_put (block + 32, sb->sector_size);
-  le32_put (block + 36, sb->hash_id);
-  memcpy (block + 40, sb->hash_name, strnlen (sb->hash_name, 31));
-  le32_put (block + 72, sb->tag_size);
-  le32_put (block + 76, sb->state);
-  le32_put (block + 80, sb->mode);
-  le64_put (block + 88, sb->data_sectors);
-  le64_put (block + 96, sb->journal_offset);
-  le64_put (block + 104, sb->journal_size);
-  le64_put (block + 112, sb->zones_offset);
-  le32_put (block + 120, sb->zone_sectors);
-  le32_put (block + 124, sb->tag_run_bytes);
-  le64_put (block + 128, sb->disk_size);
-  le64_put (block + 136, sb->journal_tail_seq);
-  le64_put (block + 144, sb->generation);
-  le64_put (block + 152, sb->format_time);
-  memcpy (block + 160, sb->key_check, HASH_KEY_CHECK_SIZE);
-  memcpy (block + SB_MAC_OFFSET, sb->mac, SB_MAC_SIZE);
-  le32_put (block + SB_CRC_OFFSET, crc32c (0, block, SB_CRC_OFFSET));
+  memcpy (block + SB_OFF_MAGIC, SB_MAGIC, SB_MAGIC_SIZE);
+  le32_put (block + SB_OFF_VERSION, sb->version);
+  le32_put (block + SB_OFF_FEATURES, sb->features);
+  memcpy (block + SB_OFF_UUID, sb->uuid, DISK_UUID_SIZE);
+  le32_put (block + SB_OFF_SECTOR_SIZE, sb->sector_size);
+  le32_put (block + SB_OFF_HASH_ID, sb->hash_id);
+  memcpy (block + SB_OFF_HASH_NAME, sb->hash_name,
+          strnlen (sb->hash_name, SB_HASH_NAME_SIZE - 1));
+  le32_put (block + SB_OFF_TAG_SIZE, sb->tag_size);
+  le32_put (block + SB_OFF_STATE, sb->state);
+  le32_put (block + SB_OFF_MODE, sb->mode);
+  le64_put (block + SB_OFF_DATA_SECTORS, sb->data_sectors);
+  le64_put (block + SB_OFF_JOURNAL_OFFSET, sb->journal_offset);
+  le64_put (block + SB_OFF_JOURNAL_SIZE, sb->journal_size);
+  le64_put (block + SB_OFF_ZONES_OFFSET, sb->zones_offset);
+  le32_put (block + SB_OFF_ZONE_SECTORS, sb->zone_sectors);
+  le32_put (block + SB_OFF_TAG_RUN_BYTES, sb->tag_run_bytes);
+  le64_put (block + SB_OFF_DISK_SIZE, sb->disk_size);
+  le64_put (block + SB_OFF_JOURNAL_TAIL_SEQ, sb->journal_tail_seq);
+  le64_put (block + SB_OFF_GENERATION, sb->generation);
+  le64_put (block + SB_OFF_FORMAT_TIME, sb->format_time);
+  memcpy (block + SB_OFF_KEY_CHECK, sb->key_check, HASH_KEY_CHECK_SIZE);
+  memcpy (block + SB_OFF_MAC, sb->mac, SB_MAC_SIZE);
+  le32_put (block + SB_OFF_CRC, crc32c (0, block, SB_OFF_CRC));
 }
 
 /* The MAC of SB's bytes before the MAC, with the disk's key in H. */
@@ -53,34 +51,34 @@ sb_mac (const struct superblock *sb, const struct hasher *h,
   uint8_t block[SB_BLOCK];
 
   sb_encode (sb, block);
-  hasher_tag (h, sb->uuid, HASH_DOMAIN_SUPERBLOCK, block, SB_MAC_OFFSET, mac);
+  hasher_tag (h, sb->uuid, HASH_DOMAIN_SUPERBLOCK, block, SB_OFF_MAC, mac);
 }
 
 static void
 sb_decode_fields (const uint8_t *block, struct superblock *sb)
 {
   memset (sb, 0, sizeof *sb);
-  sb->version = le32_get (block + 8);
-  sb->features = le32_get (block + 12);
-  memcpy (sb->uuid, block + 16, DISK_UUID_SIZE);
-  sb->sector_size = le32_get (block + 32);
-  sb->hash_id = le32_get (block + 36);
-  memcpy (sb->hash_name, block + 40, 31);
-  sb->tag_size = le32_get (block + 72);
-  sb->state = le32_get (block + 76);
-  sb->mode = le32_get (block + 80);
-  sb->data_sectors = le64_get (block + 88);
-  sb->journal_offset = le64_get (block + 96);
-  sb->journal_size = le64_get (block + 104);
-  sb->zones_offset = le64_get (block + 112);
-  sb->zone_sectors = le32_get (block + 120);
-  sb->tag_run_bytes = le32_get (block + 124);
-  sb->disk_size = le64_get (block + 128);
-  sb->journal_tail_seq = le64_get (block + 136);
-  sb->generation = le64_get (block + 144);
-  sb->format_time = le64_get (block + 152);
-  memcpy (sb->key_check, block + 160, HASH_KEY_CHECK_SIZE);
-  memcpy (sb->mac, block + SB_MAC_OFFSET, SB_MAC_SIZE);
+  sb->version = le32_get (block + SB_OFF_VERSION);
+  sb->features = le32_get (block + SB_OFF_FEATURES);
+  memcpy (sb->uuid, block + SB_OFF_UUID, DISK_UUID_SIZE);
+  sb->sector_size = le32_get (block + SB_OFF_SECTOR_SIZE);
+  sb->hash_id = le32_get (block + SB_OFF_HASH_ID);
+  memcpy (sb->hash_name, block + SB_OFF_HASH_NAME, SB_HASH_NAME_SIZE - 1);
+  sb->tag_size = le32_get (block + SB_OFF_TAG_SIZE);
+  sb->state = le32_get (block + SB_OFF_STATE);
+  sb->mode = le32_get (block + SB_OFF_MODE);
+  sb->data_sectors = le64_get (block + SB_OFF_DATA_SECTORS);
+  sb->journal_offset = le64_get (block + SB_OFF_JOURNAL_OFFSET);
+  sb->journal_size = le64_get (block + SB_OFF_JOURNAL_SIZE);
+  sb->zones_offset = le64_get (block + SB_OFF_ZONES_OFFSET);
+  sb->zone_sectors = le32_get (block + SB_OFF_ZONE_SECTORS);
+  sb->tag_run_bytes = le32_get (block + SB_OFF_TAG_RUN_BYTES);
+  sb->disk_size = le64_get (block + SB_OFF_DISK_SIZE);
+  sb->journal_tail_seq = le64_get (block + SB_OFF_JOURNAL_TAIL_SEQ);
+  sb->generation = le64_get (block + SB_OFF_GENERATION);
+  sb->format_time = le64_get (block + SB_OFF_FORMAT_TIME);
+  memcpy (sb->key_check, block + SB_OFF_KEY_CHECK, HASH_KEY_CHECK_SIZE);
+  memcpy (sb->mac, block + SB_OFF_MAC, SB_MAC_SIZE);
 }
 
 static uint32_t
@@ -150,16 +148,18 @@ sb_fields_valid (const struct superblock *sb, const char **why)
 }
 
 /* The reserved field, the tail of the block and the hash name's padding
- * (up to and including its last byte, 71, which keeps it terminated). */
+ * (up to and including its last byte, which keeps it terminated). */
 static bool
 reserved_zero (const uint8_t *block)
 {
-  size_t name_len = strnlen ((const char *)block + 40, 32);
+  const uint8_t *name = block + SB_OFF_HASH_NAME;
+  size_t name_len = strnlen ((const char *)name, SB_HASH_NAME_SIZE);
 
-  return all_zero (block + 84, 4) &&
-         all_zero (block + SB_RESERVED_OFFSET,
-                   SB_CRC_OFFSET - SB_RESERVED_OFFSET) &&
-         name_len < 32 && all_zero (block + 40 + name_len, 32 - name_len);
+  return all_zero (block + SB_OFF_RESERVED,
+                   SB_OFF_DATA_SECTORS - SB_OFF_RESERVED) &&
+         all_zero (block + SB_OFF_ZERO, SB_OFF_CRC - SB_OFF_ZERO) &&
+         name_len < SB_HASH_NAME_SIZE &&
+         all_zero (name + name_len, SB_HASH_NAME_SIZE - name_len);
 }
 
 int
@@ -167,12 +167,12 @@ sb_decode (const uint8_t block[SB_BLOCK], struct superblock *sb)
 {
   const char *why;
 
-  if (memcmp (block, SB_MAGIC, 8) != 0) {
+  if (memcmp (block + SB_OFF_MAGIC, SB_MAGIC, SB_MAGIC_SIZE) != 0) {
     ni_error_set ("no nbd-integrity superblock (bad magic)");
     errno = EUCLEAN;
     return -1;
   }
-  if (le32_get (block + SB_CRC_OFFSET) != crc32c (0, block, SB_CRC_OFFSET)) {
+  if (le32_get (block + SB_OFF_CRC) != crc32c (0, block, SB_OFF_CRC)) {
     ni_error_set ("superblock checksum does not match");
     errno = EUCLEAN;
     return -1;

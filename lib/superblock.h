@@ -7,22 +7,9 @@
  * lost superblock write always leaves the previous generation intact in
  * the other copy.  Readers take the valid copy with the higher generation.
  *
- * On-disk layout of each copy (little-endian; offsets in bytes):
- *
- *     0  magic "NBDINTEG"               8  u32 format version (2)
- *    12  u32 incompatible features (0)  16  u8[16] disk UUID
- *    32  u32 sector size                36  u32 hash id
- *    40  char[32] hash name (NUL padded)
- *    72  u32 tag size                   76  u32 state (0 clean, 1 dirty)
- *    80  u32 crash mode                 84  u32 reserved
- *    88  u64 data sectors (exported size / sector size)
- *    96  u64 journal offset            104  u64 journal size
- *   112  u64 first zone offset         120  u32 data sectors per zone
- *   124  u32 tag run bytes per zone    128  u64 disk size needed
- *   136  u64 journal tail sequence     144  u64 generation
- *   152  u64 format time (Unix)        160  u8[32] key check value
- *   192  u8[32] MAC of bytes 0..191 (keyed algorithms; zero otherwise)
- *   224  ... zero ...                 4092  u32 CRC32C of bytes 0..4091
+ * On-disk layout of each copy: the SB_OFF_* offsets below, each field
+ * named once there, little-endian.  nbd-integrity-format(5) has the same
+ * table, and tests/unit/test-format-doc checks the two agree.
  *
  * The CRC finds damage; on a keyed disk the MAC, under the disk's key,
  * finds changes made without the key, such as a weaker algorithm or a
@@ -30,9 +17,9 @@
  * a keyed disk's superblock, and the disk is only used once its
  * superblock has been authenticated (sb_authenticate).
  *
- * Reserved bytes (84..87, 224..4091, and the hash name after its NUL)
- * must be zero: a reader refuses a copy where they are not, since a
- * later version may have given them a meaning.
+ * Reserved bytes (SB_OFF_RESERVED, from SB_OFF_ZERO to the CRC, and the
+ * hash name after its NUL) must be zero: a reader refuses a copy where
+ * they are not, since a later version may have given them a meaning.
  *
  * The data area is a sequence of zones.  Each zone is a tag run (the
  * tags of the zone's sectors, padded to 4 KiB) followed by zone_sectors
@@ -49,6 +36,8 @@
 #include "hash.h"
 
 #define SB_MAGIC "NBDINTEG"
+#define SB_MAGIC_SIZE 8 /* no NUL on the disk */
+#define SB_HASH_NAME_SIZE 32
 /* Version 2 has the journal of journal-format.h; a disk of version 1 is
  * opened only if it was closed cleanly (its journal is then empty), and
  * becomes version 2 when next written. */
@@ -58,6 +47,36 @@
 #define SB_COPIES 2
 #define ZONE_DATA_BYTES (16u << 20)
 #define SB_MAC_SIZE 32
+
+/* The byte offsets of a copy's fields, in order: each runs up to the
+ * next, the last to the end of the block. */
+enum {
+  SB_OFF_MAGIC = 0,              /* SB_MAGIC, SB_MAGIC_SIZE bytes */
+  SB_OFF_VERSION = 8,            /* u32 format version (SB_VERSION) */
+  SB_OFF_FEATURES = 12,          /* u32 incompatible features (0) */
+  SB_OFF_UUID = 16,              /* u8[DISK_UUID_SIZE] disk UUID */
+  SB_OFF_SECTOR_SIZE = 32,       /* u32 */
+  SB_OFF_HASH_ID = 36,           /* u32 */
+  SB_OFF_HASH_NAME = 40,         /* char[SB_HASH_NAME_SIZE], NUL padded */
+  SB_OFF_TAG_SIZE = 72,          /* u32 */
+  SB_OFF_STATE = 76,             /* u32 enum sb_state */
+  SB_OFF_MODE = 80,              /* u32 enum sb_mode */
+  SB_OFF_RESERVED = 84,          /* u32, zero */
+  SB_OFF_DATA_SECTORS = 88,      /* u64 exported size / sector size */
+  SB_OFF_JOURNAL_OFFSET = 96,    /* u64 */
+  SB_OFF_JOURNAL_SIZE = 104,     /* u64 */
+  SB_OFF_ZONES_OFFSET = 112,     /* u64 first zone */
+  SB_OFF_ZONE_SECTORS = 120,     /* u32 data sectors per zone */
+  SB_OFF_TAG_RUN_BYTES = 124,    /* u32 tag run bytes per zone */
+  SB_OFF_DISK_SIZE = 128,        /* u64 disk size needed */
+  SB_OFF_JOURNAL_TAIL_SEQ = 136, /* u64 */
+  SB_OFF_GENERATION = 144,       /* u64 */
+  SB_OFF_FORMAT_TIME = 152,      /* u64 seconds since the Unix epoch */
+  SB_OFF_KEY_CHECK = 160,        /* u8[HASH_KEY_CHECK_SIZE] */
+  SB_OFF_MAC = 192,              /* u8[SB_MAC_SIZE] (keyed; zero otherwise) */
+  SB_OFF_ZERO = 224,             /* zero up to the CRC */
+  SB_OFF_CRC = 4092,             /* u32 CRC32C of the bytes before it */
+};
 
 enum sb_state { SB_CLEAN = 0, SB_DIRTY = 1 };
 
@@ -73,7 +92,7 @@ struct superblock {
   uint8_t uuid[DISK_UUID_SIZE];
   uint32_t sector_size;
   uint32_t hash_id;
-  char hash_name[32];
+  char hash_name[SB_HASH_NAME_SIZE];
   uint32_t tag_size;
   uint32_t state;
   uint32_t mode;

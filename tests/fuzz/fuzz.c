@@ -87,19 +87,20 @@ fuzz_seal_journal_block (const struct superblock *sb, uint8_t block[SB_BLOCK])
   if (sb->auth)
     hasher_tag (sb->auth, sb->uuid, HASH_DOMAIN_JOURNAL, block,
                 JOURNAL_MAC_OFFSET, block + JOURNAL_MAC_OFFSET);
-  le32_put (block + SB_BLOCK - 4, crc32c (crc, block, SB_BLOCK - 4));
+  le32_put (block + JOURNAL_CRC_OFFSET,
+            crc32c (crc, block, JOURNAL_CRC_OFFSET));
 }
 
 void
 fuzz_seal_superblock (uint8_t block[SB_BLOCK])
 {
-  const struct hash_alg *alg = hash_by_id (le32_get (block + 36));
+  const struct hash_alg *alg = hash_by_id (le32_get (block + SB_OFF_HASH_ID));
 
-  /* The MAC of bytes 0..191, the UUID at 16 (nbd-integrity-format(5)). */
+  /* The MAC of the bytes before it, with the UUID (nbd-integrity-format(5)). */
   if (alg && alg->keyed)
-    hasher_tag (fuzz_key_hasher (alg), block + 16, HASH_DOMAIN_SUPERBLOCK,
-                block, 192, block + 192);
-  le32_put (block + SB_BLOCK - 4, crc32c (0, block, SB_BLOCK - 4));
+    hasher_tag (fuzz_key_hasher (alg), block + SB_OFF_UUID,
+                HASH_DOMAIN_SUPERBLOCK, block, SB_OFF_MAC, block + SB_OFF_MAC);
+  le32_put (block + SB_OFF_CRC, crc32c (0, block, SB_OFF_CRC));
 }
 
 /* The sealing above copies lib's checksums: were lib's to change, the

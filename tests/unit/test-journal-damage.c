@@ -109,8 +109,7 @@ START_TEST (flipped_journal_block_loses_nothing)
     r = open_mode (crash, DISK_MODE_TAGS, NULL);
     for (uint64_t s = 10; s < 14; s++)
       expect_reads (r, s, s % 2 ? a : b);
-    ck_assert_uint_eq (disk_recovery_report (r)->repaired,
-                       seq < l.end - 2);
+    ck_assert_uint_eq (disk_recovery_report (r)->repaired, seq < l.end - 2);
     ck_assert_int_eq (disk_close (r), 0);
   }
   ck_assert_int_eq (disk_close (d), 0);
@@ -184,8 +183,7 @@ START_TEST (older_journal_block_put_back)
     for (int i = 57; i < 64; i++)
       expect_reads (r, 30 + i % 7, i % 2 ? b : a);
     /* As above: in the last flush's mark, not reported. */
-    ck_assert_uint_eq (disk_recovery_report (r)->repaired,
-                       seq < l.end - 2);
+    ck_assert_uint_eq (disk_recovery_report (r)->repaired, seq < l.end - 2);
     ck_assert_int_eq (disk_close (r), 0);
   }
   ck_assert_int_eq (disk_close (d), 0);
@@ -318,9 +316,9 @@ make_version_1 (const char *path, bool dirty)
   for (int copy = 0; copy < SB_COPIES; copy++) {
     uint64_t off = (uint64_t)copy * SB_BLOCK;
     file_read (path, block, SB_BLOCK, off);
-    le32_put (block + 8, 1);
-    le32_put (block + 76, dirty ? SB_DIRTY : SB_CLEAN);
-    le32_put (block + SB_BLOCK - 4, crc32c (0, block, SB_BLOCK - 4));
+    le32_put (block + SB_OFF_VERSION, 1);
+    le32_put (block + SB_OFF_STATE, dirty ? SB_DIRTY : SB_CLEAN);
+    le32_put (block + SB_OFF_CRC, crc32c (0, block, SB_OFF_CRC));
     file_write (path, block, SB_BLOCK, off);
   }
 }
