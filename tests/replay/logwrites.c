@@ -9,6 +9,7 @@
 
 #include "le.h"
 #include "logwrites.h"
+#include "oracle.h"
 
 #define LW_MAGIC UINT64_C (0x6a736677736872)
 #define LW_VERSION 1
@@ -131,15 +132,6 @@ lw_is_write (const struct lw_entry *e)
   return !(e->flags & LW_MARK) && e->nr_sectors > 0;
 }
 
-static uint64_t
-xorshift (uint64_t *s)
-{
-  *s ^= *s << 13;
-  *s ^= *s >> 7;
-  *s ^= *s << 17;
-  return *s;
-}
-
 int
 lw_apply (const struct lw_log *log, uint64_t i, int fd, uint64_t *rnd)
 {
@@ -153,12 +145,9 @@ lw_apply (const struct lw_log *log, uint64_t i, int fd, uint64_t *rnd)
   for (uint64_t done = 0; done < len;) {
     size_t n = len - done < sizeof buf ? len - done : sizeof buf;
 
-    if (e->flags & LW_DISCARD) {
-      for (size_t j = 0; j < n; j += 8) {
-        uint64_t r = xorshift (rnd);
-        memcpy (buf + j, &r, 8);
-      }
-    } else if (read_exact (log->fd, buf, n, e->data + done, "log") == -1)
+    if (e->flags & LW_DISCARD)
+      rnd_fill (rnd, buf, n);
+    else if (read_exact (log->fd, buf, n, e->data + done, "log") == -1)
       return -1;
     if (pwrite (fd, buf, n, off + done) != (ssize_t)n) {
       fprintf (stderr, "cannot write the replayed image: %s\n",

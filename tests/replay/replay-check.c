@@ -38,10 +38,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <xxhash.h>
-
 #include "disk.h"
 #include "logwrites.h"
+#include "oracle.h"
 #include "record.h"
 #include "report.h"
 
@@ -102,15 +101,6 @@ die (const char *fmt, ...)
   fputc ('\n', stderr);
   va_end (ap);
   exit (2);
-}
-
-static uint64_t
-rnd (struct check *c, uint64_t n)
-{
-  c->rnd ^= c->rnd << 13;
-  c->rnd ^= c->rnd >> 7;
-  c->rnd ^= c->rnd << 17;
-  return c->rnd % n;
 }
 
 static void
@@ -197,7 +187,7 @@ static void
 advance_durable (struct check *c, int64_t to)
 {
   for (int64_t i = c->durable_to + 1; i <= to; i++) {
-    if (c->drop_durable && i > c->start && rnd (c, 8) == 0)
+    if (c->drop_durable && i > c->start && rnd_below (&c->rnd, 8) == 0)
       continue;
     if (lw_apply (&c->log, i, c->durable_fd, &c->rnd) == -1)
       exit (2);
@@ -239,8 +229,7 @@ read_layout (struct check *c)
   struct disk *d;
 
   advance_durable (c, c->start);
-  close (copy_image (c, "formatted.img"));
-  o.path = work_path (c, "formatted.img");
+  o.path = work_path (c, "durable.img");
   o.keyfile = c->keyfile;
   if ((d = disk_open (&o)) == NULL)
     die ("the formatted disk: %s", ni_error ());
@@ -260,7 +249,7 @@ add_version (struct check *c, uint64_t s, uint64_t seq, const uint8_t *data)
     sv->cap = sv->cap ? sv->cap * 2 : 4;
     sv->v = realloc (sv->v, sv->cap * sizeof *sv->v);
   }
-  sv->v[sv->n++] = (struct version){seq, XXH3_64bits (data, c->sector_size)};
+  sv->v[sv->n++] = (struct version){seq, sector_value (data, c->sector_size)};
 }
 
 /* The model: every request applied in order (each thread has its own
@@ -417,7 +406,7 @@ check_disk (struct check *c, const struct oracle_point *o, const char *path)
       bool failed =
           !whole && disk_read (d, buf + i * ss, ss, (s + i) * ss) == -1;
       check_sector (c, o, s + i, failed,
-                    failed ? 0 : XXH3_64bits (buf + i * ss, ss));
+                    failed ? 0 : sector_value (buf + i * ss, ss));
     }
   }
   disk_close (d);
@@ -484,9 +473,9 @@ build_point (struct check *c, int64_t at, bool dropping, const char *name)
   for (int64_t i = last_flush + 1; i <= at; i++) {
     const struct lw_entry *e = &c->log.entries[i];
 
-    if (dropping && !(e->flags & LW_FUA) && rnd (c, 2))
+    if (dropping && !(e->flags & LW_FUA) && rnd_below (&c->rnd, 2))
       continue;
-    if (c->drop_durable && (e->flags & LW_FUA) && rnd (c, 2))
+    if (c->drop_durable && (e->flags & LW_FUA) && rnd_below (&c->rnd, 2))
       continue;
     if (lw_apply (&c->log, i, fd, &c->rnd) == -1)
       exit (2);
@@ -621,7 +610,7 @@ sample (struct check *c, int64_t *cand, uint64_t n, uint64_t max,
   uint64_t k = 0;
 
   for (uint64_t j = 0; j < n && k < max; j++) {
-    uint64_t r = j + rnd (c, n - j);
+    uint64_t r = j + rnd_below (&c->rnd, n - j);
     int64_t t = cand[j];
 
     cand[j] = cand[r];
@@ -652,7 +641,7 @@ choose_points (struct check *c, uint64_t n, const bool *in_checkpoint,
   k = c->flush_points = sample (c, sync, nr_sync, n / 3, points);
   k += sample (c, ckpt, nr_ckpt, n / 3, points + k);
   while (k < n - 1)
-    points[k++] = c->start + 1 + rnd (c, c->end - c->start);
+    points[k++] = c->start + 1 + rnd_below (&c->rnd, c->end - c->start);
   points[k++] = c->end;
   qsort (points, k, sizeof *points, compare_i64);
   free (sync);
@@ -772,7 +761,7 @@ main (int argc, char **argv)
   points = malloc (nr_points * sizeof *points);
   n = choose_points (&c, nr_points, in_checkpoint, points);
   for (uint64_t i = 0; i < n; i++) {
-    check_point (&c, points[i], rnd (&c, 2));
+    check_point (&c, points[i], rnd_below (&c.rnd, 2));
     c.points_in_checkpoint += in_checkpoint[points[i]];
   }
   printf ("replay-check: %s: %" PRIu64 " log entries, %" PRIu64

@@ -28,6 +28,7 @@
 #include <libnbd.h>
 #include <linux/dm-ioctl.h>
 
+#include "oracle.h"
 #include "record.h"
 
 #define MAX_THREADS 16
@@ -60,15 +61,6 @@ now_ns (void)
 
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static uint64_t
-rnd (struct worker *w, uint64_t n)
-{
-  w->rnd ^= w->rnd << 13;
-  w->rnd ^= w->rnd >> 7;
-  w->rnd ^= w->rnd << 17;
-  return w->rnd % n;
 }
 
 /* Puts "mN" in the log of DM_NAME; *RETURNED is when it was queued. */
@@ -104,23 +96,23 @@ choose_range (struct worker *w, uint64_t *off, uint64_t *len)
 {
   static const uint64_t align[] = {1, 512, 4096};
   uint64_t region = w->load->region, base = w->id * region;
-  uint64_t span = rnd (w, 2) ? region / 8 : region;
-  uint64_t a = align[rnd (w, 3)];
+  uint64_t span = rnd_below (&w->rnd, 2) ? region / 8 : region;
+  uint64_t a = align[rnd_below (&w->rnd, 3)];
 
-  switch (rnd (w, 3)) {
+  switch (rnd_below (&w->rnd, 3)) {
   case 0:
-    *len = 1 + rnd (w, 8191);
+    *len = 1 + rnd_below (&w->rnd, 8191);
     break;
   case 1:
-    *len = 512 * (1 + rnd (w, 64));
+    *len = 512 * (1 + rnd_below (&w->rnd, 64));
     break;
   default:
-    *len = 4096 * (1 + rnd (w, MAX_WRITE / 4096));
+    *len = 4096 * (1 + rnd_below (&w->rnd, MAX_WRITE / 4096));
     break;
   }
   if (*len > span)
     *len = span;
-  *off = rnd (w, span - *len + 1) / a * a;
+  *off = rnd_below (&w->rnd, span - *len + 1) / a * a;
   *off += base;
 }
 
@@ -145,7 +137,7 @@ send_request (struct worker *w, struct nbd_handle *h, struct record_op *op)
 static void
 choose_request (struct worker *w, struct record_op *op)
 {
-  uint64_t kind = rnd (w, 100);
+  uint64_t kind = rnd_below (&w->rnd, 100);
 
   memset (op, 0, sizeof *op);
   op->op = kind < 62 ? 'W' : kind < 72 ? 'Z' : kind < 82 ? 'T' : 'F';
@@ -153,7 +145,7 @@ choose_request (struct worker *w, struct record_op *op)
   op->mark = -1;
   if (op->op != 'F') {
     choose_range (w, &op->offset, &op->length);
-    op->fua = rnd (w, 6) == 0;
+    op->fua = rnd_below (&w->rnd, 6) == 0;
   }
 }
 
