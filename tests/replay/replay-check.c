@@ -90,6 +90,9 @@ struct check {
   uint64_t checkpoints, interleavings, points_in_checkpoint;
 };
 
+static void die (const char *fmt, ...)
+    __attribute__ ((noreturn, format (printf, 1, 2)));
+
 static void
 die (const char *fmt, ...)
 {

@@ -17,7 +17,6 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,19 +66,23 @@ now_ns (void)
 static int
 put_mark (const char *dm_name, uint64_t n, uint64_t *returned)
 {
-  struct mark_message {
+  /* A dm_ioctl, then the message: dm_target_msg ends in a flexible
+   * array, so it cannot be a member of a struct. */
+  union {
     struct dm_ioctl io;
-    struct dm_target_msg msg;
-    char text[64];
+    uint8_t
+        bytes[sizeof (struct dm_ioctl) + sizeof (struct dm_target_msg) + 64];
   } m;
+  struct dm_target_msg *msg =
+      (struct dm_target_msg *)(m.bytes + sizeof (struct dm_ioctl));
   int fd, r;
 
   memset (&m, 0, sizeof m);
   m.io.version[0] = DM_VERSION_MAJOR;
   m.io.data_size = sizeof m;
-  m.io.data_start = offsetof (struct mark_message, msg);
+  m.io.data_start = sizeof (struct dm_ioctl);
   snprintf (m.io.name, sizeof m.io.name, "%s", dm_name);
-  snprintf (m.msg.message, sizeof m.text, "mark m%" PRIu64, n);
+  snprintf (msg->message, 64, "mark m%" PRIu64, n);
   if ((fd = open ("/dev/mapper/control", O_RDWR | O_CLOEXEC)) == -1)
     return -1;
   r = ioctl (fd, DM_TARGET_MSG, &m);
