@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "backing.h"
+#include "disk-internal.h"
 #include "disk.h"
 #include "hash.h"
 #include "journal.h"
@@ -18,28 +19,6 @@
 #include "report.h"
 #include "tagstore.h"
 #include "writeback.h"
-
-/* Tags of one chunk of a request live on the stack: this bounds a chunk
- * to 4096 sectors of CRC32C or 512 of the 32-byte tags. */
-#define CHUNK_TAG_BYTES 16384
-
-struct disk {
-  enum disk_mode mode;
-  bool writable;
-  pthread_mutex_t flush_lock; /* one mode-"none" flush at a time */
-  struct backing *b;
-  struct hasher *h;
-  struct tagstore *ts;
-  struct journal *j;    /* NULL when read-only or in mode "none" */
-  struct writeback *wb; /* NULL if j is, or write-through */
-  struct rangelock rl;
-  struct recovery_report recovery;
-  struct disk_stats stats;
-  struct ratelimit mismatch_log, io_error_log;
-  /* Changed only by the checkpoint, which the journal runs one at a
-   * time, and by open and close. */
-  struct superblock sb;
-};
 
 /* The hasher for the disk, checked against the options: hash= must name
  * the disk's algorithm and a keyed disk needs the key it was made with. */
@@ -454,26 +433,6 @@ disk_log_suppressed (struct disk *d)
   ratelimit_log_suppressed (&d->io_error_log, false);
 }
 
-/* Largest number of sectors one chunk of a request covers. */
-static uint64_t
-chunk_sectors (const struct disk *d)
-{
-  uint64_t n = CHUNK_TAG_BYTES / d->sb.tag_size;
-  uint64_t full = journal_data_sectors_max (&d->sb);
-
-  return d->mode == DISK_MODE_FULL && full < n ? full : n;
-}
-
-/* Sectors of the range [SECTOR, SECTOR+N) that are contiguous on the
- * backing disk (they end with the zone). */
-static uint64_t
-run_length (const struct disk *d, uint64_t sector, uint64_t n)
-{
-  uint64_t rem = sb_zone_remaining (&d->sb, sector);
-
-  return n < rem ? n : rem;
-}
-
 /* Reads or writes the data of sectors [SECTOR, SECTOR+N), one zone's
  * contiguous run at a time. */
 static int
@@ -672,34 +631,6 @@ disk_verify (struct disk *d, uint64_t sector, uint64_t n, disk_mismatch_fn fn,
   }
   free (buf);
   return r;
-}
-
-/* Checks that a request lies within the exported size. */
-static int
-check_range (const struct disk *d, uint64_t count, uint64_t offset)
-{
-  if (offset > disk_size (d) || count > disk_size (d) - offset) {
-    errno = EINVAL;
-    return -1;
-  }
-  return 0;
-}
-
-static bool
-aligned (const struct disk *d, uint64_t count, uint64_t offset)
-{
-  return (offset | count) % d->sb.sector_size == 0;
-}
-
-/* The whole sectors that cover [OFFSET, OFFSET+COUNT). */
-static void
-covering_sectors (const struct disk *d, uint64_t count, uint64_t offset,
-                  uint64_t *first, uint64_t *n)
-{
-  uint64_t ss = d->sb.sector_size;
-
-  *first = offset / ss;
-  *n = (offset + count + ss - 1) / ss - *first;
 }
 
 int
