@@ -90,4 +90,21 @@ covering_sectors (const struct disk *d, uint64_t count, uint64_t offset,
   *n = (offset + count + ss - 1) / ss - *first;
 }
 
+/* Reads or writes the data of sectors [SECTOR, SECTOR+N), one zone's
+ * contiguous run at a time.  -1 with errno, counted and logged, on
+ * failure. */
+int disk_data_io (struct disk *d, void *buf, uint64_t sector, uint64_t n,
+                  bool write, unsigned flags);
+
+/* The tag store could not read or write a tag block (ni_error() says
+ * which): counted and logged as a backing error, as disk_data_io does.
+ * Returns -1. */
+int disk_tag_io_failed (struct disk *d);
+
+/* Reads and verifies whole sectors, whose range the caller holds.  -1
+ * with errno (EIO for a mismatch, logged and counted) on failure; in mode
+ * "recovery", mismatching data is returned with a warning. */
+int disk_read_locked (struct disk *d, uint8_t *buf, uint64_t sector,
+                      uint64_t n);
+
 #endif
