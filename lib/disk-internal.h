@@ -107,4 +107,9 @@ int disk_tag_io_failed (struct disk *d);
 int disk_read_locked (struct disk *d, uint8_t *buf, uint64_t sector,
                       uint64_t n);
 
+/* Mode "none": makes data and all tags durable now, one flush at a time,
+ * since concurrent flushes would take overlapping snapshots.  -1 with
+ * errno and ni_error(), logged and counted, on failure. */
+int disk_flush_tags (struct disk *d);
+
 #endif
