@@ -7,7 +7,6 @@
 #ifndef NBD_INTEGRITY_DISK_INTERNAL_H
 #define NBD_INTEGRITY_DISK_INTERNAL_H
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -62,17 +61,6 @@ run_length (const struct disk *d, uint64_t sector, uint64_t n)
   return n < rem ? n : rem;
 }
 
-/* Checks that a request lies within the exported size. */
-static inline int
-check_range (const struct disk *d, uint64_t count, uint64_t offset)
-{
-  if (offset > disk_size (d) || count > disk_size (d) - offset) {
-    errno = EINVAL;
-    return -1;
-  }
-  return 0;
-}
-
 static inline bool
 aligned (const struct disk *d, uint64_t count, uint64_t offset)
 {
@@ -90,20 +78,30 @@ covering_sectors (const struct disk *d, uint64_t count, uint64_t offset,
   *n = (offset + count + ss - 1) / ss - *first;
 }
 
+/* Checks that a request lies within the exported size: -1 with EINVAL
+ * and ni_error() if it does not. */
+int disk_check_range (const struct disk *d, uint64_t count, uint64_t offset);
+
+/* Records in ni_error() that NAME had no memory for WHAT, so that a
+ * failed allocation is not reported with an older message; errno stays
+ * as the allocation left it.  Returns -1. */
+int disk_no_memory (const char *name, const char *what);
+
+/* Counts and logs (rate-limited) a backing disk error, which ni_error()
+ * describes: a failed read, write or discard of data or tags, a failed
+ * journal commit or flush.  Returns -1. */
+int disk_io_failed (struct disk *d);
+
 /* Reads or writes the data of sectors [SECTOR, SECTOR+N), one zone's
- * contiguous run at a time.  -1 with errno, counted and logged, on
- * failure. */
+ * contiguous run at a time.  -1 with errno and ni_error(), counted and
+ * logged, on failure. */
 int disk_data_io (struct disk *d, void *buf, uint64_t sector, uint64_t n,
                   bool write, unsigned flags);
 
-/* The tag store could not read or write a tag block (ni_error() says
- * which): counted and logged as a backing error, as disk_data_io does.
- * Returns -1. */
-int disk_tag_io_failed (struct disk *d);
-
 /* Reads and verifies whole sectors, whose range the caller holds.  -1
- * with errno (EIO for a mismatch, logged and counted) on failure; in mode
- * "recovery", mismatching data is returned with a warning. */
+ * with errno (EIO for a mismatch, logged and counted) and ni_error() on
+ * failure; in mode "recovery", mismatching data is returned with a
+ * warning. */
 int disk_read_locked (struct disk *d, uint8_t *buf, uint64_t sector,
                       uint64_t n);
 
@@ -111,5 +109,9 @@ int disk_read_locked (struct disk *d, uint8_t *buf, uint64_t sector,
  * since concurrent flushes would take overlapping snapshots.  -1 with
  * errno and ni_error(), logged and counted, on failure. */
 int disk_flush_tags (struct disk *d);
+
+/* Commits and applies the deferred writes (writeback.h).  -1 with errno
+ * and ni_error() if one failed since the last call. */
+int disk_flush_deferred (struct disk *d);
 
 #endif

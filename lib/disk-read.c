@@ -13,6 +13,7 @@
 #include "hash.h"
 #include "rangelock.h"
 #include "ratelimit.h"
+#include "report.h"
 #include "stats.h"
 #include "tagstore.h"
 
@@ -69,7 +70,7 @@ read_verified (struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n,
     if (disk_data_io (d, buf, sector, chunk, false, 0) == -1)
       return -1;
     if (tagstore_get (d->ts, sector, chunk, tags) == -1)
-      return disk_tag_io_failed (d);
+      return disk_io_failed (d);
     for (uint64_t i = 0; i < chunk; i++) {
       uint8_t *data = buf + i * d->sb.sector_size;
       if (!sector_ok (d, sector + i, data, tags + i * d->sb.tag_size) &&
@@ -107,8 +108,12 @@ disk_read_locked (struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n)
 
   if (bad > 0 && d->mode == DISK_MODE_RECOVERY)
     return 0; /* mismatches are warned of, and the data returned */
-  if (bad > 0)
+  if (bad > 0) {
+    ni_error_set ("%s: read of sectors %" PRIu64 "-%" PRIu64
+                  ": tag mismatch in %" PRId64 " of them (%s)",
+                  d->b->name, sector, sector + n - 1, bad, d->sb.hash_name);
     errno = EIO; /* the client sees a mismatch as an I/O error */
+  }
   return bad == 0 ? 0 : -1;
 }
 
@@ -133,7 +138,7 @@ disk_verify (struct disk *d, uint64_t sector, uint64_t n, disk_mismatch_fn fn,
   int r = 0;
 
   if (buf == NULL)
-    return -1;
+    return disk_no_memory (d->b->name, "a read buffer");
   while (r == 0 && n > 0) {
     uint64_t chunk = n < chunk_sectors (d) ? n : chunk_sectors (d);
     rangelock_acquire (&d->rl, &hold, sector, sector + chunk, false);
@@ -153,7 +158,7 @@ disk_read (struct disk *d, void *buf, uint32_t count, uint64_t offset)
   uint8_t *bounce;
   int r;
 
-  if (check_range (d, count, offset) == -1)
+  if (disk_check_range (d, count, offset) == -1)
     return -1;
   atomic_fetch_add (&d->stats.reads, 1);
   atomic_fetch_add (&d->stats.bytes_read, count);
@@ -162,7 +167,7 @@ disk_read (struct disk *d, void *buf, uint32_t count, uint64_t offset)
     return read_sectors (d, buf, first, n);
   bounce = malloc (n * d->sb.sector_size);
   if (bounce == NULL)
-    return -1;
+    return disk_no_memory (d->b->name, "a bounce buffer");
   r = read_sectors (d, bounce, first, n);
   if (r == 0)
     memcpy (buf, bounce + offset % d->sb.sector_size, count);

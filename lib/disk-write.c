@@ -16,6 +16,7 @@
 #include "journal.h"
 #include "rangelock.h"
 #include "ratelimit.h"
+#include "report.h"
 #include "stats.h"
 #include "tagstore.h"
 #include "writeback.h"
@@ -37,11 +38,9 @@ discard_data (struct disk *d, uint64_t sector, uint64_t n, bool must_zero)
     if (r == -1 && !must_zero && errno == EOPNOTSUPP)
       r = 0; /* trim is advisory: the tags say unwritten all the same */
     if (r == -1) {
-      atomic_fetch_add (&d->stats.io_errors, 1);
-      ratelimit_log (&d->io_error_log, NI_LOG_ERROR,
-                     "%s: discarding sectors %" PRIu64 "-%" PRIu64 ": %m",
-                     d->b->name, sector, sector + run - 1);
-      return -1;
+      ni_error_set ("%s: discarding sectors %" PRIu64 "-%" PRIu64 ": %m",
+                    d->b->name, sector, sector + run - 1);
+      return disk_io_failed (d);
     }
     sector += run;
     n -= run;
@@ -71,10 +70,9 @@ change_record (const struct disk *d, const uint8_t *buf, uint64_t sector,
 static void
 log_commit_error (struct disk *d, uint64_t sector, uint64_t n, int err)
 {
-  atomic_fetch_add (&d->stats.io_errors, 1);
-  ratelimit_log (&d->io_error_log, NI_LOG_ERROR,
-                 "%s: journal commit for sectors %" PRIu64 "-%" PRIu64 ": %s",
-                 d->b->name, sector, sector + n - 1, strerror (err));
+  ni_error_set ("%s: journal commit for sectors %" PRIu64 "-%" PRIu64 ": %s",
+                d->b->name, sector, sector + n - 1, strerror (err));
+  disk_io_failed (d);
 }
 
 /* Writes a journaled change in place: the data (or the discard), then
@@ -88,7 +86,7 @@ write_in_place (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
   /* A tag block that cannot be read fails the change before the data
    * is touched: after, the new data would be left with its old tags. */
   if (tagstore_load (d->ts, sector, n) == -1)
-    return disk_tag_io_failed (d);
+    return disk_io_failed (d);
   if (tags)
     r = disk_data_io (d, (void *)buf, sector, n, true, 0);
   else
@@ -97,7 +95,7 @@ write_in_place (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
    * unknown, and a read of it fails rather than returns garbage. */
   if (r == 0 && (tags ? tagstore_set (d->ts, sector, n, tags)
                       : tagstore_set_unwritten (d->ts, d->h, sector, n)) == -1)
-    r = disk_tag_io_failed (d);
+    r = disk_io_failed (d);
   return r;
 }
 
@@ -178,6 +176,17 @@ apply_deferred (struct journal_entry *e, int err)
   writeback_release (d->wb, w->ticket);
 }
 
+/* A write that could not be deferred (it is larger than one deferred
+ * write or journal commit takes, which callers avoid). */
+static int
+defer_failed (struct disk *d, uint64_t sector, uint64_t n)
+{
+  ni_error_set ("%s: cannot defer the write of sectors %" PRIu64 "-%" PRIu64
+                ": %m",
+                d->b->name, sector, sector + n - 1);
+  return -1;
+}
+
 /* Defers the write of whole sectors [SECTOR, SECTOR+N), at most
  * defer_sectors of them: copies, hashes, holds and queues them. */
 static int
@@ -189,7 +198,7 @@ defer_write (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n)
   struct deferred *w = writeback_alloc (d->wb, bytes, &ticket);
 
   if (w == NULL)
-    return -1;
+    return defer_failed (d, sector, n);
   w->d = d;
   w->ticket = ticket;
   w->tags = w->data + data;
@@ -198,6 +207,7 @@ defer_write (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n)
   w->entry.rec = change_record (d, w->data, sector, n, w->tags);
   w->entry.apply = apply_deferred;
   if (journal_submit (d->j, &w->entry) == -1) {
+    defer_failed (d, sector, n);
     rangelock_release (&d->rl, &w->hold);
     writeback_release (d->wb, ticket);
     return -1;
@@ -290,7 +300,7 @@ write_unaligned (struct disk *d, const void *buf, uint32_t count,
   covering_sectors (d, count, offset, &first, &n);
   bounce = malloc (n * ss);
   if (bounce == NULL)
-    return -1;
+    return disk_no_memory (d->b->name, "a bounce buffer");
   rangelock_acquire (&d->rl, &hold, first, first + n, true);
   r = disk_read_locked (d, bounce, first, 1);
   if (r == 0 && n > 1)
@@ -304,6 +314,18 @@ write_unaligned (struct disk *d, const void *buf, uint32_t count,
   return r == 0 ? bound_dirty_tags (d) : -1;
 }
 
+int
+disk_flush_deferred (struct disk *d)
+{
+  if (d->wb == NULL || writeback_flush (d->wb) == 0)
+    return 0;
+  /* The deferred write's own error was logged when it failed. */
+  ni_error_set ("%s: a write acknowledged since the last flush did not reach "
+                "the disk: %m",
+                d->b->name);
+  return -1;
+}
+
 /* Makes every change acknowledged so far durable: commits and applies
  * the deferred writes, then has the journal sync the disk and mark the
  * flush; with no journal, the tags go home. */
@@ -312,15 +334,14 @@ flush_all (struct disk *d)
 {
   int r;
 
-  /* Each deferred write's error was logged when it failed. */
-  if (d->wb && writeback_flush (d->wb) == -1)
+  if (disk_flush_deferred (d) == -1)
     return -1;
   r = d->j ? journal_flush (d->j) : disk_flush_tags (d);
   if (r == -1) {
-    atomic_fetch_add (&d->stats.io_errors, 1);
-    ratelimit_log (&d->io_error_log, NI_LOG_ERROR, "%s: flush: %m", d->b->name);
+    ni_error_set ("%s: flush: %m", d->b->name);
+    return disk_io_failed (d);
   }
-  return r;
+  return 0;
 }
 
 /* The opening of every change: a disk open for writing, and a range
@@ -329,10 +350,12 @@ static int
 check_change (const struct disk *d, uint64_t count, uint64_t offset)
 {
   if (!d->writable) {
+    ni_error_set ("%s is open read-only%s", d->b->name,
+                  d->mode == DISK_MODE_RECOVERY ? " (mode=recovery)" : "");
     errno = EROFS;
     return -1;
   }
-  return check_range (d, count, offset);
+  return disk_check_range (d, count, offset);
 }
 
 /* A change with FUA is made durable before it returns, as a flush would:
@@ -441,6 +464,10 @@ disk_zero_fast (struct disk *d, uint32_t count, uint64_t offset, bool fua)
   if (check_change (d, count, offset) == -1)
     return -1;
   if (!aligned (d, count, offset) || !backing_punches (d->b)) {
+    ni_error_set ("%s: no fast zero of %" PRIu32 " bytes at byte %" PRIu64
+                  ": it would write zeroes, as the range is not whole "
+                  "sectors or the backing disk cannot punch holes",
+                  d->b->name, count, offset);
     errno = ENOTSUP;
     return -1;
   }

@@ -117,8 +117,11 @@ static void *
 capture_tags (void *opaque)
 {
   struct disk *d = opaque;
+  struct tag_snapshot *snap = tagstore_snapshot (d->ts);
 
-  return tagstore_snapshot (d->ts);
+  if (snap == NULL)
+    disk_no_memory (d->b->name, "a snapshot of the dirty tags");
+  return snap;
 }
 
 /* The journal's checkpoint: complete (journal_checkpointer). */
@@ -183,13 +186,13 @@ start_writing (struct disk *d, const struct disk_options *opts)
     return 0;
   d->j = journal_open (d->b, &d->sb, tail, &checkpointer, d);
   if (d->j == NULL)
-    return -1;
+    return disk_no_memory (d->b->name, "the journal");
   if (opts->write_through)
     return 0;
   d->wb =
       writeback_new (d->j, opts->write_buffer_bytes ? opts->write_buffer_bytes
                                                     : WRITEBACK_DEFAULT_BYTES);
-  return d->wb ? 0 : -1;
+  return d->wb ? 0 : disk_no_memory (d->b->name, "the write buffer");
 }
 
 /* A disk of an earlier format version opens if its journal is empty,
@@ -262,6 +265,7 @@ disk_open_backing (struct backing *b, const struct disk_options *opts)
   struct disk *d = calloc (1, sizeof *d);
 
   if (d == NULL) {
+    disk_no_memory (b->name, "the disk");
     backing_close (b);
     return NULL;
   }
@@ -280,8 +284,10 @@ disk_open_backing (struct backing *b, const struct disk_options *opts)
   if (d->mode == DISK_MODE_RECORDED)
     d->mode = serving_mode (d->sb.mode);
   d->ts = tagstore_new (d->b, &d->sb, opts->tag_cache_bytes);
-  if (d->ts == NULL)
+  if (d->ts == NULL) {
+    disk_no_memory (b->name, "the tag store");
     goto err;
+  }
   /* Recovery mode serves the disk as it is: nothing replayed. */
   if (d->mode != DISK_MODE_RECOVERY &&
       recovery_run (d->b, &d->sb, d->h, d->ts, &d->recovery, opts->recovered,
@@ -311,11 +317,8 @@ disk_close (struct disk *d)
   int r = 0;
 
   if (d->writable) {
-    if (d->wb && writeback_flush (d->wb) == -1)
-      ni_log (NI_LOG_ERROR,
-              "%s: a write acknowledged since the last flush did not reach "
-              "the disk: %m",
-              d->b->name);
+    if (disk_flush_deferred (d) == -1)
+      ni_log (NI_LOG_ERROR, "%s", ni_error ());
     r = disk_checkpoint (d);
     /* Stop the background checkpointer first: no superblock write of its
      * may follow the one that marks the disk clean. */
@@ -434,6 +437,9 @@ disk_log_suppressed (struct disk *d)
   ratelimit_log_suppressed (&d->io_error_log, false);
 }
 
+/* The rest is shared with disk-read.c and disk-write.c: see
+ * disk-internal.h. */
+
 int
 disk_data_io (struct disk *d, void *buf, uint64_t sector, uint64_t n,
               bool write, unsigned flags)
@@ -447,13 +453,11 @@ disk_data_io (struct disk *d, void *buf, uint64_t sector, uint64_t n,
     int r = write ? backing_pwrite (d->b, p, len, off, flags)
                   : backing_pread (d->b, p, len, off);
     if (r == -1) {
-      atomic_fetch_add (&d->stats.io_errors, 1);
-      ratelimit_log (&d->io_error_log, NI_LOG_ERROR,
-                     "%s: %s of sectors %" PRIu64 "-%" PRIu64 " (byte %" PRIu64
-                     " of the backing disk): %m",
-                     d->b->name, write ? "write" : "read", sector,
-                     sector + run - 1, off);
-      return -1;
+      ni_error_set ("%s: %s of sectors %" PRIu64 "-%" PRIu64 " (byte %" PRIu64
+                    " of the backing disk): %m",
+                    d->b->name, write ? "write" : "read", sector,
+                    sector + run - 1, off);
+      return disk_io_failed (d);
     }
     p += len;
     sector += run;
@@ -463,9 +467,29 @@ disk_data_io (struct disk *d, void *buf, uint64_t sector, uint64_t n,
 }
 
 int
-disk_tag_io_failed (struct disk *d)
+disk_io_failed (struct disk *d)
 {
   atomic_fetch_add (&d->stats.io_errors, 1);
   ratelimit_log (&d->io_error_log, NI_LOG_ERROR, "%s", ni_error ());
   return -1;
+}
+
+int
+disk_no_memory (const char *name, const char *what)
+{
+  ni_error_set ("%s: out of memory for %s", name, what);
+  return -1;
+}
+
+int
+disk_check_range (const struct disk *d, uint64_t count, uint64_t offset)
+{
+  if (offset > disk_size (d) || count > disk_size (d) - offset) {
+    ni_error_set ("%s: %" PRIu64 " bytes at byte %" PRIu64
+                  " go past the end of the disk (%" PRIu64 " bytes)",
+                  d->b->name, count, offset, disk_size (d));
+    errno = EINVAL;
+    return -1;
+  }
+  return 0;
 }

@@ -115,7 +115,7 @@ void disk_get_counters (struct disk *d, struct disk_counters *c);
 void disk_log_suppressed (struct disk *d);
 
 /* I/O at byte offsets within the exported data.  -1 with errno (EIO for a
- * tag mismatch) on failure. */
+ * tag mismatch) and ni_error() on failure. */
 int disk_read (struct disk *d, void *buf, uint32_t count, uint64_t offset);
 int disk_write (struct disk *d, const void *buf, uint32_t count,
                 uint64_t offset, bool fua);
@@ -154,8 +154,8 @@ int disk_checkpoint_end (struct disk *d);
 
 /* Verifies sectors [SECTOR, SECTOR+N) without failing on mismatches:
  * calls FN for each sector whose data does not match its tag (they are
- * not logged or counted).  -1 with errno only if the disk could not be
- * read. */
+ * not logged or counted).  -1 with errno and ni_error() only if the disk
+ * could not be read. */
 typedef void (*disk_mismatch_fn) (void *opaque, uint64_t sector);
 int disk_verify (struct disk *d, uint64_t sector, uint64_t n,
                  disk_mismatch_fn fn, void *opaque);

@@ -2,8 +2,9 @@
  * operation, fail its Nth backing I/O call, for N = 1, 2, ... until the
  * operation no longer reaches the fault.  At every N the operation fails
  * with the injected errno (never success on a failed write, never a
- * different error), the sectors it did not touch are unharmed, and the
- * disk goes on working: a rewrite succeeds and survives a reopen. */
+ * different error) and a message of its own naming the disk, the sectors
+ * it did not touch are unharmed, and the disk goes on working: a rewrite
+ * succeeds and survives a reopen. */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -86,6 +87,7 @@ one_fault (enum disk_op op, int err, uint64_t n)
   ck_assert_int_eq (disk_flush (d), 0);
 
   faulty_arm (b, n, err, false);
+  ni_error_set ("%s", ""); /* what the failure says must be its own */
   r = run_disk_op (d, op, FIRST);
   hit = faulty_hit (b);
   faulty_arm (b, 0, 0, false);
@@ -95,6 +97,10 @@ one_fault (enum disk_op op, int err, uint64_t n)
     ck_assert_msg (r == -1, "op %d ignored a fault at call %lu", op,
                    (unsigned long)n);
     ck_assert_int_eq (errno, err);
+    ck_assert_msg (strstr (ni_error (), disk_name (d)) != NULL,
+                   "op %d, fault at call %lu: no message naming the disk: "
+                   "'%s'",
+                   op, (unsigned long)n, ni_error ());
   }
   check_sectors (d);
 
