@@ -131,13 +131,20 @@ open_disk (const char *path)
   return open_disk_with (path, true);
 }
 
+/* What run_disk_op's writes write, their sector size, and where in
+ * sector FIRST the unaligned write starts, and how long it is. */
+#define OP_BYTE 'B'
+#define OP_SS 4096
+#define UNALIGNED_OFF 100
+#define UNALIGNED_LEN (3 * OP_SS)
+
 int
 run_disk_op (struct disk *d, enum disk_op op, uint64_t first)
 {
-  static uint8_t buf[4 * 4096];
-  const uint64_t ss = 4096, at = first * ss;
+  static uint8_t buf[4 * OP_SS];
+  const uint64_t ss = OP_SS, at = first * ss;
 
-  memset (buf, 'B', sizeof buf);
+  memset (buf, OP_BYTE, sizeof buf);
   switch (op) {
   case OP_WRITE:
     if (disk_write (d, buf, 4 * ss, at, false) == -1)
@@ -146,7 +153,7 @@ run_disk_op (struct disk *d, enum disk_op op, uint64_t first)
   case OP_WRITE_FUA:
     return disk_write (d, buf, 4 * ss, at, true);
   case OP_UNALIGNED:
-    return disk_write (d, buf, 3 * ss, at + 100, false);
+    return disk_write (d, buf, UNALIGNED_LEN, at + UNALIGNED_OFF, false);
   case OP_TRIM:
     return disk_trim (d, 4 * ss, at, false);
   case OP_ZERO:
@@ -162,6 +169,31 @@ run_disk_op (struct disk *d, enum disk_op op, uint64_t first)
   }
   errno = EINVAL;
   return -1;
+}
+
+void
+apply_disk_op (uint8_t *image, enum disk_op op, uint64_t first)
+{
+  uint8_t *at = image + first * OP_SS;
+
+  switch (op) {
+  case OP_WRITE:
+  case OP_WRITE_FUA:
+    memset (at, OP_BYTE, 4 * OP_SS);
+    break;
+  case OP_UNALIGNED:
+    memset (at + UNALIGNED_OFF, OP_BYTE, UNALIGNED_LEN);
+    break;
+  case OP_TRIM: /* trimmed sectors read as unwritten: zeroes */
+  case OP_ZERO:
+    memset (at, 0, 4 * OP_SS);
+    break;
+  case OP_FLUSH:
+  case OP_READ:
+  case OP_CHECKPOINT:
+  case NR_DISK_OPS:
+    break;
+  }
 }
 
 void

@@ -59,6 +59,10 @@ enum disk_op {
 /* Runs OP on D: 0, or -1 with errno. */
 int run_disk_op (struct disk *d, enum disk_op op, uint64_t first);
 
+/* Changes IMAGE, the contents of such a disk from sector 0, as OP run by
+ * run_disk_op on FIRST changes what the disk reads once it succeeds. */
+void apply_disk_op (uint8_t *image, enum disk_op op, uint64_t first);
+
 /* Copies FROM to TO as a reader of FROM sees it now (page cache
  * included), keeping holes: the "power failed here" copy of an image. */
 void copy_file (const char *from, const char *to);
