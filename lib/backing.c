@@ -165,6 +165,7 @@ backing_open_file (const char *path, bool readonly)
   uint64_t size;
   int fd;
 
+  ni_error_clear (); /* the entry point of disk_open and the tool */
   fd = userfile_open (path, readonly ? O_RDONLY : O_RDWR, 0, DISK_KINDS, NULL);
   if (fd == -1)
     return NULL;

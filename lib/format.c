@@ -22,8 +22,10 @@ check_not_formatted (struct backing *b)
   struct superblock old;
   char uuid[2 * DISK_UUID_SIZE + 1];
 
-  if (sb_read (b, &old) == -1)
+  if (sb_read (b, &old) == -1) {
+    ni_error_clear (); /* not a disk of ours: no failure of the format's */
     return 0;
+  }
   sodium_bin2hex (uuid, sizeof uuid, old.uuid, DISK_UUID_SIZE);
   ni_error_set ("%s is already an nbd-integrity disk (uuid %s, hash %s); "
                 "use --force to overwrite it and lose its data",
@@ -158,9 +160,11 @@ format_with (struct backing *b, const struct format_options *opts,
 int
 format_backing (struct backing *b, const struct format_options *opts)
 {
-  struct hasher *h = options_hasher (opts);
+  struct hasher *h;
   int r;
 
+  ni_error_clear ();
+  h = options_hasher (opts);
   if (h == NULL)
     return -1;
   r = format_with (b, opts, h);
@@ -175,7 +179,7 @@ format_disk (const struct format_options *opts)
   struct backing *b = NULL;
   int r = -1;
 
-  ni_error_set ("%s", "");
+  ni_error_clear ();
   h = options_hasher (opts);
   if (h && (opts->create_size == 0 ||
             backing_create_file (opts->path, opts->create_size) == 0))

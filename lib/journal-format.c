@@ -684,6 +684,7 @@ journal_scan (struct backing *b, const struct superblock *sb,
   struct chain ch = {.b = b, .sb = sb, .js = js};
   int r = -1;
 
+  ni_error_clear (); /* the tool's check calls it alone */
   if (survey_ring (b, sb, &sv) == -1)
     goto out;
   js->tail = sb->journal_tail_seq;

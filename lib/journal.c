@@ -729,6 +729,7 @@ checkpointer (void *arg)
       continue;
     j->want_checkpoint = false;
     pthread_mutex_unlock (&j->lock);
+    ni_error_clear (); /* each is a call of this thread's own */
     if (journal_checkpoint (j) == -1)
       ni_log (NI_LOG_ERROR, "%s: background checkpoint: %s", j->b->name,
               ni_error ());

@@ -104,6 +104,7 @@ param_parse (const struct param *p, const char *value, union param_value *v)
 {
   int r;
 
+  ni_error_clear ();
   switch (p->kind) {
   case PARAM_PATH:
     v->string = value;

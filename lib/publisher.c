@@ -151,10 +151,12 @@ publisher_new (struct disk *d, const char *path)
 struct publisher *
 publisher_start (struct disk *d, const char *path)
 {
-  struct publisher *p = publisher_new (d, path);
+  struct publisher *p;
   struct disk_counters raw;
   int err;
 
+  ni_error_clear ();
+  p = publisher_new (d, path);
   if (p == NULL) {
     ni_error_set ("%s: %m", path);
     return NULL;
@@ -182,6 +184,7 @@ publisher_stop (struct publisher *p)
   struct disk_counters raw;
   int r;
 
+  ni_error_clear ();
   pthread_mutex_lock (&p->lock);
   p->stop = true;
   pthread_cond_signal (&p->wake);

@@ -1,11 +1,15 @@
-/* Error and log reporting for lib/: see report.h. */
+/* Error and log reporting for lib/: see report.h.  Messages are per
+ * thread, since the plugin's threads and lib's own fail independently. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "report.h"
 
 static __thread char last_error[1024];
+static __thread bool error_current;    /* last_error was set since the clear */
+static __thread char errno_error[256]; /* ni_error() without one */
 
 static void
 log_to_stderr (enum ni_log_level level, const char *msg)
@@ -17,6 +21,12 @@ log_to_stderr (enum ni_log_level level, const char *msg)
 static ni_log_fn log_fn = log_to_stderr;
 
 void
+ni_error_clear (void)
+{
+  error_current = false;
+}
+
+void
 ni_error_set (const char *fmt, ...)
 {
   int saved_errno = errno;
@@ -25,6 +35,7 @@ ni_error_set (const char *fmt, ...)
   va_start (ap, fmt);
   vsnprintf (last_error, sizeof last_error, fmt, ap);
   va_end (ap);
+  error_current = true;
   errno = saved_errno;
 }
 
@@ -33,16 +44,26 @@ ni_error_prefix (const char *name)
 {
   char msg[sizeof last_error];
 
-  if (strstr (last_error, name))
+  snprintf (msg, sizeof msg, "%s", ni_error ());
+  if (error_current && strstr (msg, name))
     return;
-  snprintf (msg, sizeof msg, "%s", last_error);
   ni_error_set ("%s: %s", name, msg);
 }
 
 const char *
 ni_error (void)
 {
-  return last_error[0] ? last_error : "unknown error";
+  int saved_errno = errno;
+  const char *msg;
+
+  if (error_current && last_error[0])
+    return last_error;
+  if (saved_errno == 0)
+    return "unknown error";
+  /* GNU's: the message, in errno_error or static; this thread's either way. */
+  msg = strerror_r (saved_errno, errno_error, sizeof errno_error);
+  errno = saved_errno;
+  return msg;
 }
 
 void

@@ -161,8 +161,12 @@ check_contents (const char *path)
   ssize_t n;
   int fd = userfile_open (path, O_RDONLY, 0, USERFILE_REGULAR, "status file");
 
+  if (fd == -1 && errno == ENOENT) {
+    ni_error_clear (); /* nothing there yet to replace: not a failure */
+    return 0;
+  }
   if (fd == -1)
-    return errno == ENOENT ? 0 : -1;
+    return -1;
   n = userfile_read (fd, head, sizeof head);
   close (fd);
   if (n == -1) {
@@ -183,6 +187,7 @@ check_contents (const char *path)
 int
 status_check_path (const char *path, const char *disk, const char *keyfile)
 {
+  ni_error_clear ();
   if (userfile_same (path, disk))
     return refuse_same (path, "disk", disk);
   if (keyfile && userfile_same (path, keyfile))

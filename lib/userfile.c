@@ -97,6 +97,7 @@ userfile_open (const char *path, int flags, mode_t mode, unsigned kinds,
   struct stat st;
   int fd;
 
+  ni_error_clear ();
   /* Looked at before it is opened too: opening a device may do something
    * (a watchdog starts, a tape rewinds), and a FIFO opened for writing
    * fails with a puzzling ENXIO.  The fstat decides: the file may be
