@@ -154,8 +154,11 @@ hasher_set_key (struct hasher *h, const uint8_t *key, size_t key_len)
     return -1;
   }
   h->secrets = sodium_malloc (sizeof *h->secrets);
-  if (h->secrets == NULL)
+  if (h->secrets == NULL) {
+    ni_error_set ("%s: cannot allocate locked memory for the key: %m",
+                  h->alg->name);
     return -1;
+  }
   memcpy (h->secrets->key, key, key_len);
   h->secrets->key_len = key_len;
   if (h->alg->id == HASH_HMAC_SHA256)
@@ -163,19 +166,28 @@ hasher_set_key (struct hasher *h, const uint8_t *key, size_t key_len)
   return 0;
 }
 
+int
+hash_init_sodium (void)
+{
+  if (sodium_init () >= 0)
+    return 0;
+  ni_error_set ("libsodium failed to initialise");
+  errno = EIO;
+  return -1;
+}
+
 struct hasher *
 hasher_new (const struct hash_alg *alg, const uint8_t *key, size_t key_len)
 {
   struct hasher *h;
 
-  if (sodium_init () < 0) {
-    ni_error_set ("libsodium failed to initialise");
-    errno = EIO;
+  if (hash_init_sodium () == -1)
+    return NULL;
+  h = calloc (1, sizeof *h);
+  if (h == NULL) {
+    ni_error_set ("%s: cannot allocate a hasher: %m", alg->name);
     return NULL;
   }
-  h = calloc (1, sizeof *h);
-  if (h == NULL)
-    return NULL;
   h->alg = alg;
   if (hasher_set_key (h, key, key_len) == -1) {
     hasher_free (h);

@@ -46,6 +46,10 @@ const char *hash_names (void);
 
 struct hasher;
 
+/* Initialises libsodium, which holds keys (hasher_new and key files).
+ * -1 with errno EIO and ni_error() if it cannot. */
+int hash_init_sodium (void);
+
 /* A hasher for ALG.  Keyed algorithms need KEY; others must have none.
  * Returns NULL with errno set and ni_error() on failure. */
 struct hasher *hasher_new (const struct hash_alg *alg, const uint8_t *key,

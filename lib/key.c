@@ -40,11 +40,14 @@ key_load (const char *path)
   ssize_t len;
   int fd;
 
-  if (sodium_init () < 0)
+  if (hash_init_sodium () == -1)
     return NULL;
   buf = sodium_malloc (KEY_MAX_SIZE + 1);
-  if (buf == NULL)
+  if (buf == NULL) {
+    ni_error_set ("key file %s: cannot allocate locked memory for it: %m",
+                  path);
     return NULL;
+  }
   fd = userfile_open (path, O_RDONLY, 0, USERFILE_REGULAR, "key file");
   if (fd == -1)
     goto out;
@@ -67,8 +70,10 @@ key_load (const char *path)
     goto out;
   }
   key = malloc (sizeof *key);
-  if (key == NULL)
+  if (key == NULL) {
+    ni_error_set ("key file %s: cannot allocate the key: %m", path);
     goto out;
+  }
   key->bytes = buf;
   key->len = len;
   return key;
