@@ -180,6 +180,7 @@ backing_open_file (const char *path, bool readonly)
   }
   fb = calloc (1, sizeof *fb);
   if (fb == NULL) {
+    ni_error_set ("%s: cannot allocate its backing: %m", path);
     close (fd);
     return NULL;
   }

@@ -104,8 +104,11 @@ init_tag_runs (struct backing *b, const struct superblock *sb,
   uint8_t *run = NULL;
   int r = 0;
 
-  if (sb->auth && (run = malloc (sb->tag_run_bytes)) == NULL)
+  if (sb->auth && (run = malloc (sb->tag_run_bytes)) == NULL) {
+    ni_error_set ("%s: cannot allocate a tag run of %" PRIu32 " bytes: %m",
+                  b->name, sb->tag_run_bytes);
     return -1;
+  }
   for (uint64_t z = 0; z < zones && r == 0; z++) {
     r = run ? write_unwritten_run (b, sb, run, z)
             : backing_zero (b, sb_zone_offset (sb, z), sb->tag_run_bytes);

@@ -74,12 +74,11 @@ journal_open (struct backing *b, const struct superblock *sb, uint64_t head,
   struct journal *j = calloc (1, sizeof *j);
   pthread_condattr_t attr;
 
-  if (j == NULL)
-    return NULL;
-  if (posix_memalign ((void **)&j->buf, SB_BLOCK,
-                      MAX_BATCH_BLOCKS * SB_BLOCK) != 0) {
-    free (j);
+  if (j == NULL || posix_memalign ((void **)&j->buf, SB_BLOCK,
+                                   MAX_BATCH_BLOCKS * SB_BLOCK) != 0) {
     errno = ENOMEM;
+    ni_error_set ("%s: cannot allocate the journal: %m", b->name);
+    free (j);
     return NULL;
   }
   j->b = b;

@@ -59,7 +59,8 @@ struct journal_checkpointer {
   int (*complete) (void *opaque, void *captured, uint64_t new_tail);
 };
 
-/* A journal for writing, empty, its next block sequence HEAD. */
+/* A journal for writing, empty, its next block sequence HEAD.  NULL with
+ * errno and ni_error() on failure. */
 struct journal *journal_open (struct backing *b, const struct superblock *sb,
                               uint64_t head,
                               const struct journal_checkpointer *cp,

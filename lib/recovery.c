@@ -479,6 +479,9 @@ recovery_run (struct backing *b, const struct superblock *sb,
     report_scan (report, &run.js);
     report->records = run.c.records;
     s.data = malloc (sb->sector_size);
+    if (s.data == NULL)
+      ni_error_set ("%s: recovery: cannot allocate a sector buffer: %m",
+                    b->name);
     r = s.data ? decide_all (&s, run.js.mode, &run.c, report, fn, opaque) : -1;
     free (s.data);
   }

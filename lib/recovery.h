@@ -86,7 +86,8 @@ struct recovery_report {
 typedef void (*recovery_sector_fn) (void *opaque, uint64_t sector,
                                     enum recovery_decision d);
 
-/* Replays the journal of the disk into TS.  FN may be NULL. */
+/* Replays the journal of the disk into TS.  FN may be NULL.  -1 with
+ * errno and ni_error() on failure. */
 int recovery_run (struct backing *b, const struct superblock *sb,
                   const struct hasher *h, struct tagstore *ts,
                   struct recovery_report *report, recovery_sector_fn fn,

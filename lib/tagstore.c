@@ -40,8 +40,10 @@ tagstore_new (struct backing *b, const struct superblock *sb,
 {
   struct tagstore *ts = calloc (1, sizeof *ts);
 
-  if (ts == NULL)
+  if (ts == NULL) {
+    ni_error_set ("%s: cannot allocate the tag store: %m", b->name);
     return NULL;
+  }
   ts->b = b;
   ts->sb = *sb;
   ts->blocks_per_run = sb->tag_run_bytes / SB_BLOCK;
@@ -53,6 +55,9 @@ tagstore_new (struct backing *b, const struct superblock *sb,
     ts->max_loaded = 16;
   ts->blocks = calloc (ts->nr_blocks, sizeof *ts->blocks);
   if (ts->blocks == NULL) {
+    ni_error_set ("%s: cannot allocate the tag store's table of %" PRIu64
+                  " tag blocks: %m",
+                  b->name, ts->nr_blocks);
     free (ts);
     return NULL;
   }
@@ -267,6 +272,9 @@ tagstore_snapshot (struct tagstore *ts)
   pthread_mutex_lock (&ts->lock);
   snap = malloc (sizeof *snap + ts->nr_dirty * sizeof snap->blocks[0]);
   if (snap == NULL) {
+    ni_error_set ("%s: cannot allocate a snapshot of %zu dirty tag blocks "
+                  "to write home: %m",
+                  ts->b->name, ts->nr_dirty);
     pthread_mutex_unlock (&ts->lock);
     return NULL;
   }

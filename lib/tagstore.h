@@ -21,7 +21,7 @@
 struct tagstore;
 
 /* A store over B's tag runs, caching up to CACHE_BYTES of tag blocks (0
- * for the default, 64 MiB).  NULL with errno on failure. */
+ * for the default, 64 MiB).  NULL with errno and ni_error() on failure. */
 struct tagstore *tagstore_new (struct backing *b, const struct superblock *sb,
                                size_t cache_bytes);
 
@@ -46,11 +46,13 @@ int tagstore_load (struct tagstore *ts, uint64_t sector, uint64_t n);
 
 /* A copy of the dirty blocks as they are now, for a checkpoint to write
  * home while writers go on changing the live ones.  Taking it marks them
- * clean; they stay loaded until the snapshot ends. */
+ * clean; they stay loaded until the snapshot ends.  NULL with errno and
+ * ni_error() if it cannot be allocated. */
 struct tag_snapshot;
 struct tag_snapshot *tagstore_snapshot (struct tagstore *ts);
 
-/* Writes the snapshot's blocks home (not synced). */
+/* Writes the snapshot's blocks home (not synced).  -1 with errno and
+ * ni_error() naming the block on failure. */
 int tagstore_write_snapshot (struct tagstore *ts,
                              const struct tag_snapshot *snap);
 

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "report.h"
 #include "writeback.h"
 
 /* Deferred writes hold their ranges, and every range lock acquired scans
@@ -41,10 +42,10 @@ writeback_new (struct journal *j, size_t budget)
 {
   struct writeback *wb = calloc (1, sizeof *wb);
 
-  if (wb == NULL)
-    return NULL;
-  wb->buf = malloc (budget);
-  if (wb->buf == NULL) {
+  if (wb == NULL || (wb->buf = malloc (budget)) == NULL) {
+    ni_error_set ("cannot allocate a write buffer of %zu bytes "
+                  "(write-buffer=): %m",
+                  budget);
     free (wb);
     return NULL;
   }

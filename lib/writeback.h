@@ -36,7 +36,7 @@
 struct writeback;
 
 /* Write-back through journal J with BUDGET bytes of copies.  NULL with
- * errno on failure. */
+ * errno and ni_error() on failure. */
 struct writeback *writeback_new (struct journal *j, size_t budget);
 
 void writeback_free (struct writeback *wb);
