@@ -47,52 +47,6 @@
 #define STABLE_RUN_S 10  /* a child that ran this long was not failing */
 #define MAX_BACKOFF_S 30 /* the longest wait before a restart */
 #define STOP_NOTICE_S 10 /* when to say who keeps the supervisor waiting */
-#define MAX_LOG_LINE 4096
-
-struct child {
-  const struct export_config *e;
-  char **argv;           /* the nbdkit command */
-  pid_t pid;             /* 0 when not running */
-  int log_fd;            /* read end of its stderr; -1 when closed */
-  GString *partial;      /* the start of a line not yet ended */
-  gint64 started;        /* g_get_monotonic_time () at the start */
-  gint64 restart_at;     /* when to start it again; 0: not waiting */
-  unsigned quick_deaths; /* exits in a row within STABLE_RUN_S */
-  char *last_exit;       /* how the last one ended; NULL before any */
-};
-
-struct supervisor {
-  const struct config *cfg;
-  struct child *children;
-  guint nr_children;
-  struct pollfd *pollfds; /* the signalfd, then the open log pipes */
-  struct child **polled;  /* the child of each pollfds[i], i > 0 */
-  int signal_fd;
-  sigset_t old_mask; /* restored in each child before exec */
-  bool stopping;
-  gint64 stop_notice_at; /* when to name the children still running */
-};
-
-/* Logs a message about export NAME (NULL: about the supervisor). */
-static void say (const struct supervisor *s, int priority, const char *name,
-                 const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
-
-static void
-say (const struct supervisor *s, int priority, const char *name,
-     const char *fmt, ...)
-{
-  g_autofree char *msg = NULL;
-  va_list ap;
-
-  va_start (ap, fmt);
-  msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  if (s->cfg->syslog)
-    syslog (priority, "%s%s%s", name ? name : "", name ? ": " : "", msg);
-  else
-    fprintf (stderr, "nbd-integrity: serve: %s%s%s\n", name ? name : "",
-             name ? ": " : "", msg);
-}
 
 /* Starting a child. */
 
@@ -144,9 +98,6 @@ exec_child (const struct supervisor *s, const struct child *c, int log_fd)
   dprintf (2, "cannot run %s: %s\n", c->argv[0], strerror (errno));
   _exit (127);
 }
-
-static void read_log (const struct supervisor *s, struct child *c);
-static void close_log (const struct supervisor *s, struct child *c);
 
 static bool
 start_child (struct supervisor *s, struct child *c)
@@ -230,65 +181,6 @@ start_due_children (struct supervisor *s)
     if (c->restart_at && c->restart_at <= now)
       start_or_retry (s, c);
   }
-}
-
-/* The children's logs. */
-
-/* nbdkit marks its messages "nbdkit: PLUGIN[N]: error: ..." and
- * "...: debug: ..."; the rest is ordinary output. */
-static int
-line_priority (const char *line)
-{
-  if (strstr (line, ": error: "))
-    return LOG_ERR;
-  if (strstr (line, ": debug: "))
-    return LOG_DEBUG;
-  return LOG_NOTICE;
-}
-
-/* Logs each whole line of C->partial (and the rest too if FLUSH, or if
- * it is too long to wait for its end). */
-static void
-log_lines (const struct supervisor *s, struct child *c, bool flush)
-{
-  char *start = c->partial->str, *end = start + c->partial->len, *nl;
-
-  while ((nl = memchr (start, '\n', end - start)) != NULL) {
-    *nl = '\0';
-    say (s, line_priority (start), c->e->name, "%s", start);
-    start = nl + 1;
-  }
-  g_string_erase (c->partial, 0, start - c->partial->str);
-  if (c->partial->len && (flush || c->partial->len >= MAX_LOG_LINE)) {
-    say (s, line_priority (c->partial->str), c->e->name, "%s", c->partial->str);
-    g_string_truncate (c->partial, 0);
-  }
-}
-
-/* Logs what is left of C's output, and closes its pipe. */
-static void
-close_log (const struct supervisor *s, struct child *c)
-{
-  if (c->log_fd == -1)
-    return;
-  log_lines (s, c, true);
-  close (c->log_fd);
-  c->log_fd = -1;
-}
-
-/* Logs what C has written; closes the pipe at its end. */
-static void
-read_log (const struct supervisor *s, struct child *c)
-{
-  char buf[4096];
-  ssize_t n;
-
-  while ((n = read (c->log_fd, buf, sizeof buf)) > 0) {
-    g_string_append_len (c->partial, buf, n);
-    log_lines (s, c, false);
-  }
-  if (n == 0 || (errno != EAGAIN && errno != EINTR))
-    close_log (s, c);
 }
 
 /* Children that exit. */
