@@ -15,13 +15,6 @@
  * signal handler.  Each child's stdout and stderr go to a pipe, whose
  * lines the supervisor logs with the export's name, to stderr or syslog.
  *
- * A child is running (pid set), waiting to be restarted (restart_at
- * set), or stopped (neither: only once stopping).  A child that exits
- * unasked is restarted after restart-delay; one that keeps dying within
- * STABLE_RUN_S of its start (a wrong key, a damaged superblock, a disk
- * that is not there yet) waits twice as long each time, up to
- * MAX_BACKOFF_S, so that it neither spins nor floods the log.
- *
  * On SIGTERM or SIGINT every child gets SIGTERM, and the supervisor
  * exits once all of them have: each checkpoints and marks its disk
  * clean first.  If the supervisor itself is killed, nbdkit's
@@ -44,203 +37,9 @@
 #include "serve.h"
 #include "tool.h"
 
-#define STABLE_RUN_S 10  /* a child that ran this long was not failing */
-#define MAX_BACKOFF_S 30 /* the longest wait before a restart */
 #define STOP_NOTICE_S 10 /* when to say who keeps the supervisor waiting */
 
-/* Starting a child. */
-
-/* nbdkit 1.32 leaves its socket behind when it exits, and then cannot
- * listen there again.  Removes it, but not a file that is not a socket,
- * nor a socket a server still listens on (another supervisor serving the
- * same export: two servers would corrupt the disk). */
-static bool
-clear_stale_socket (const struct supervisor *s, const struct child *c)
-{
-  const char *path = c->e->socket;
-  struct stat st;
-
-  if (lstat (path, &st) == -1) {
-    if (errno == ENOENT)
-      return true;
-    say (s, LOG_ERR, c->e->name, "%s: %s", path, g_strerror (errno));
-    return false;
-  }
-  if (!S_ISSOCK (st.st_mode)) {
-    say (s, LOG_ERR, c->e->name, "%s is there and is not a socket", path);
-    return false;
-  }
-  if (probe_unix (path)) {
-    say (s, LOG_ERR, c->e->name,
-         "a server already listens on %s (another nbd-integrity serve?)", path);
-    return false;
-  }
-  if (unlink (path) == -1 && errno != ENOENT) {
-    say (s, LOG_ERR, c->e->name, "removing the old %s: %s", path,
-         g_strerror (errno));
-    return false;
-  }
-  return true;
-}
-
-/* In the child, between fork and exec: stdin from /dev/null, stdout and
- * stderr to the log pipe, the signals as they were. */
-static void G_GNUC_NORETURN
-exec_child (const struct supervisor *s, const struct child *c, int log_fd)
-{
-  int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-
-  sigprocmask (SIG_SETMASK, &s->old_mask, NULL);
-  if (null == -1 || dup2 (null, 0) == -1 || dup2 (log_fd, 1) == -1 ||
-      dup2 (log_fd, 2) == -1)
-    _exit (127);
-  execvp (c->argv[0], c->argv);
-  dprintf (2, "cannot run %s: %s\n", c->argv[0], strerror (errno));
-  _exit (127);
-}
-
-static bool
-start_child (struct supervisor *s, struct child *c)
-{
-  int fds[2];
-  pid_t pid;
-
-  c->restart_at = 0;
-  if (c->e->socket && !clear_stale_socket (s, c))
-    return false;
-  if (c->log_fd != -1) { /* the last one's pipe, still open */
-    read_log (s, c);
-    close_log (s, c);
-  }
-  if (pipe2 (fds, O_CLOEXEC) == -1) {
-    say (s, LOG_ERR, c->e->name, "pipe: %s", g_strerror (errno));
-    return false;
-  }
-  pid = fork ();
-  if (pid == 0)
-    exec_child (s, c, fds[1]);
-  close (fds[1]);
-  if (pid == -1) {
-    say (s, LOG_ERR, c->e->name, "fork: %s", g_strerror (errno));
-    close (fds[0]);
-    return false;
-  }
-  fcntl (fds[0], F_SETFL, O_NONBLOCK);
-  c->pid = pid;
-  c->log_fd = fds[0];
-  c->started = g_get_monotonic_time ();
-  if (c->last_exit)
-    say (s, LOG_NOTICE, c->e->name,
-         "restarted nbdkit (pid %d): the last one %s", (int)pid, c->last_exit);
-  else
-    say (s, LOG_INFO, c->e->name, "started nbdkit (pid %d)", (int)pid);
-  return true;
-}
-
-/* Seconds to wait before starting C again, after a run of RAN_US. */
-static unsigned
-restart_delay (const struct supervisor *s, struct child *c, gint64 ran_us)
-{
-  unsigned delay = s->cfg->restart_delay;
-  unsigned most = MAX (MAX_BACKOFF_S, delay);
-
-  if (ran_us >= STABLE_RUN_S * G_USEC_PER_SEC)
-    c->quick_deaths = 0;
-  else
-    c->quick_deaths++;
-  for (unsigned i = 1; i < c->quick_deaths && delay < most; i++)
-    delay = MAX (delay * 2, 1);
-  return MIN (delay, most);
-}
-
-/* Schedules C's next start; returns the wait in seconds. */
-static unsigned
-schedule_restart (struct supervisor *s, struct child *c, gint64 ran_us)
-{
-  unsigned delay = restart_delay (s, c, ran_us);
-
-  c->restart_at = MAX (g_get_monotonic_time () + delay * G_USEC_PER_SEC, 1);
-  return delay;
-}
-
-static void
-start_or_retry (struct supervisor *s, struct child *c)
-{
-  if (!start_child (s, c))
-    say (s, LOG_ERR, c->e->name, "not started; trying again in %u s",
-         schedule_restart (s, c, 0));
-}
-
-static void
-start_due_children (struct supervisor *s)
-{
-  gint64 now = g_get_monotonic_time ();
-
-  for (guint i = 0; i < s->nr_children && !s->stopping; i++) {
-    struct child *c = &s->children[i];
-    if (c->restart_at && c->restart_at <= now)
-      start_or_retry (s, c);
-  }
-}
-
-/* Children that exit. */
-
-/* "was killed by SIGABRT (Aborted)": the name an administrator looks
- * for, and what it means. */
-static char *
-describe_exit (int status)
-{
-  const char *abbrev;
-
-  if (WIFEXITED (status))
-    return g_strdup_printf ("exited with status %d", WEXITSTATUS (status));
-  if (!WIFSIGNALED (status))
-    return g_strdup_printf ("ended with wait status %#x", status);
-  abbrev = sigabbrev_np (WTERMSIG (status));
-  if (abbrev == NULL)
-    return g_strdup_printf ("was killed by signal %d (%s)", WTERMSIG (status),
-                            strsignal (WTERMSIG (status)));
-  return g_strdup_printf ("was killed by SIG%s (%s)", abbrev,
-                          strsignal (WTERMSIG (status)));
-}
-
-/* An abort is a failed assertion, nbdkit's or the plugin's, whose
- * message is among the last words just logged; nbdkit 1.32 has one that
- * a client can trigger. */
-static const char *
-exit_hint (int status)
-{
-  if (WIFSIGNALED (status) && WTERMSIG (status) == SIGABRT)
-    return " (a failed assertion: see its last words above, and KNOWN "
-           "PROBLEMS in nbdkit-integrity-plugin(1))";
-  return "";
-}
-
-static void
-child_exited (struct supervisor *s, struct child *c, int status)
-{
-  gint64 ran = g_get_monotonic_time () - c->started;
-  g_autofree char *how = describe_exit (status);
-  bool clean = WIFEXITED (status) && WEXITSTATUS (status) == 0;
-  pid_t pid = c->pid;
-
-  /* Its last words first, then its exit. */
-  if (c->log_fd != -1)
-    read_log (s, c);
-  c->pid = 0;
-  if (s->stopping) {
-    say (s, clean ? LOG_INFO : LOG_ERR, c->e->name, "nbdkit (pid %d) %s%s",
-         (int)pid, how,
-         clean ? "" : ": its disk may not have been closed cleanly");
-    return;
-  }
-  say (s, LOG_ERR, c->e->name,
-       "nbdkit (pid %d) %s after %.1f s%s; restarting in %u s", (int)pid, how,
-       (double)ran / G_USEC_PER_SEC, exit_hint (status),
-       schedule_restart (s, c, ran));
-  g_free (c->last_exit);
-  c->last_exit = g_strdup_printf ("(pid %d) %s", (int)pid, how);
-}
+/* Signals. */
 
 static struct child *
 child_by_pid (struct supervisor *s, pid_t pid)
@@ -302,6 +101,18 @@ read_signals (struct supervisor *s)
 }
 
 /* The loop. */
+
+static void
+start_due_children (struct supervisor *s)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  for (guint i = 0; i < s->nr_children && !s->stopping; i++) {
+    struct child *c = &s->children[i];
+    if (c->restart_at && c->restart_at <= now)
+      start_or_retry (s, c);
+  }
+}
 
 static bool
 any_running (const struct supervisor *s)
@@ -396,26 +207,15 @@ supervisor_init (struct supervisor *s, const struct config *cfg)
   s->pollfds = g_new (struct pollfd, s->nr_children + 1);
   s->polled = g_new (struct child *, s->nr_children + 1);
   s->signal_fd = -1;
-  for (guint i = 0; i < s->nr_children; i++) {
-    struct child *c = &s->children[i];
-    c->e = g_ptr_array_index (cfg->exports, i);
-    c->argv = nbdkit_argv (cfg, c->e);
-    c->log_fd = -1;
-    c->partial = g_string_new (NULL);
-  }
+  for (guint i = 0; i < s->nr_children; i++)
+    child_init (&s->children[i], cfg, g_ptr_array_index (cfg->exports, i));
 }
 
 static void
 supervisor_clear (struct supervisor *s)
 {
-  for (guint i = 0; i < s->nr_children; i++) {
-    struct child *c = &s->children[i];
-    g_strfreev (c->argv);
-    g_string_free (c->partial, TRUE);
-    g_free (c->last_exit);
-    if (c->log_fd != -1)
-      close (c->log_fd);
-  }
+  for (guint i = 0; i < s->nr_children; i++)
+    child_clear (&s->children[i]);
   g_free (s->children);
   g_free (s->pollfds);
   g_free (s->polled);
@@ -466,17 +266,12 @@ check_host (const struct config *cfg)
   return true;
 }
 
-/* Once every child has exited: the rest of their output, and their
- * sockets, which no one can connect to any more. */
+/* Once every child has exited. */
 static void
 tidy_up (struct supervisor *s)
 {
-  for (guint i = 0; i < s->nr_children; i++) {
-    struct child *c = &s->children[i];
-    close_log (s, c);
-    if (c->e->socket)
-      clear_stale_socket (s, c);
-  }
+  for (guint i = 0; i < s->nr_children; i++)
+    child_tidy_up (s, &s->children[i]);
 }
 
 static int

@@ -1,7 +1,8 @@
 /* The pieces of nbd-integrity serve, and all that passes between them.
  *
- * cmd-serve.c        the command, and the supervision of its children
+ * cmd-serve.c        the command, and the supervisor's loop
  * serve-nbdkit.c     the nbdkit command line of an export
+ * serve-child.c      one child: starting it, and what to do when it exits
  * serve-log.c        messages: the supervisor's and its children's lines,
  *                    each with its export's name, to stderr or syslog
  *
@@ -54,6 +55,26 @@ char **nbdkit_argv (const struct config *cfg, const struct export_config *e);
 /* Export E's nbdkit, serving the socket systemd passes: for g_strfreev. */
 char **nbdkit_socket_activated_argv (const struct config *cfg,
                                      const struct export_config *e);
+
+/* serve-child.c */
+
+/* C, for export E of CFG, not started. */
+void child_init (struct child *c, const struct config *cfg,
+                 const struct export_config *e);
+
+/* Frees what child_init allocated and closes C's log pipe. */
+void child_clear (struct child *c);
+
+/* Starts C, or if it cannot be started now, schedules a new try. */
+void start_or_retry (struct supervisor *s, struct child *c);
+
+/* Logs C's exit with wait STATUS and, unless stopping, schedules its
+ * restart. */
+void child_exited (struct supervisor *s, struct child *c, int status);
+
+/* After C's last exit: the rest of its output, and its socket, which no
+ * one can connect to any more. */
+void child_tidy_up (const struct supervisor *s, struct child *c);
 
 /* serve-log.c */
 
