@@ -1,7 +1,11 @@
 /* The pieces of nbd-integrity serve, and all that passes between them.
  *
- * cmd-serve.c        the command, and the supervisor's loop
+ * cmd-serve.c        the command: its options, what the host must have,
+ *                    and which way to serve (--check, --socket-activated,
+ *                    supervised)
  * serve-nbdkit.c     the nbdkit command line of an export
+ * serve-supervise.c  the supervisor: its signals and its poll loop, which
+ *                    reaps, restarts and stops the children
  * serve-child.c      one child: starting it, and what to do when it exits
  * serve-log.c        messages: the supervisor's and its children's lines,
  *                    each with its export's name, to stderr or syslog
@@ -55,6 +59,24 @@ char **nbdkit_argv (const struct config *cfg, const struct export_config *e);
 /* Export E's nbdkit, serving the socket systemd passes: for g_strfreev. */
 char **nbdkit_socket_activated_argv (const struct config *cfg,
                                      const struct export_config *e);
+
+/* serve-supervise.c */
+
+/* A supervisor of one child for each export of CFG, none started yet. */
+void supervisor_init (struct supervisor *s, const struct config *cfg);
+
+/* Frees what supervisor_init allocated and closes what is open. */
+void supervisor_clear (struct supervisor *s);
+
+/* Blocks the signals the supervisor reads, before any child exists.
+ * Prints the error and returns false on failure. */
+bool block_signals (struct supervisor *s);
+
+/* Runs the loop until a stop signal and every child's exit. */
+void supervise (struct supervisor *s);
+
+/* Once every child has exited: their last output, and their sockets. */
+void tidy_up (struct supervisor *s);
 
 /* serve-child.c */
 
