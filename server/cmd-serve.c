@@ -1,5 +1,7 @@
 /* nbd-integrity serve: one nbdkit for each export of a configuration
- * file, supervised.
+ * file, supervised.  This file is the command: its options, what must be
+ * on the host, and which of its three ways to serve; serve.h says where
+ * the rest is.
  *
  * Notes on the design.
  *
@@ -10,626 +12,18 @@
  * one set of parameters, so it could not give each export its own disk,
  * key and mode anyway.
  *
- * The supervisor is one thread and one poll loop.  SIGCHLD, SIGTERM and
- * SIGINT are blocked and read from a signalfd, so no work is done in a
- * signal handler.  Each child's stdout and stderr go to a pipe, whose
- * lines the supervisor logs with the export's name, to stderr or syslog.
- *
- * A child is running (pid set), waiting to be restarted (restart_at
- * set), or stopped (neither: only once stopping).  A child that exits
- * unasked is restarted after restart-delay; one that keeps dying within
- * STABLE_RUN_S of its start (a wrong key, a damaged superblock, a disk
- * that is not there yet) waits twice as long each time, up to
- * MAX_BACKOFF_S, so that it neither spins nor floods the log.
- *
- * On SIGTERM or SIGINT every child gets SIGTERM, and the supervisor
- * exits once all of them have: each checkpoints and marks its disk
- * clean first.  If the supervisor itself is killed, nbdkit's
- * --exit-with-parent stops the children.
+ * --check prints the nbdkit commands and starts nothing.
+ * --socket-activated EXPORT becomes that export's nbdkit, for systemd to
+ * supervise.  Otherwise serve supervises every export (serve-supervise.c).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "probe.h"
+#include "serve.h"
 #include "tool.h"
-
-#define STABLE_RUN_S 10  /* a child that ran this long was not failing */
-#define MAX_BACKOFF_S 30 /* the longest wait before a restart */
-#define STOP_NOTICE_S 10 /* when to say who keeps the supervisor waiting */
-#define MAX_LOG_LINE 4096
-
-struct child {
-  const struct export_config *e;
-  char **argv;           /* the nbdkit command */
-  pid_t pid;             /* 0 when not running */
-  int log_fd;            /* read end of its stderr; -1 when closed */
-  GString *partial;      /* the start of a line not yet ended */
-  gint64 started;        /* g_get_monotonic_time () at the start */
-  gint64 restart_at;     /* when to start it again; 0: not waiting */
-  unsigned quick_deaths; /* exits in a row within STABLE_RUN_S */
-  char *last_exit;       /* how the last one ended; NULL before any */
-};
-
-struct supervisor {
-  const struct config *cfg;
-  struct child *children;
-  guint nr_children;
-  struct pollfd *pollfds; /* the signalfd, then the open log pipes */
-  struct child **polled;  /* the child of each pollfds[i], i > 0 */
-  int signal_fd;
-  sigset_t old_mask; /* restored in each child before exec */
-  bool stopping;
-  gint64 stop_notice_at; /* when to name the children still running */
-};
-
-/* Logs a message about export NAME (NULL: about the supervisor). */
-static void say (const struct supervisor *s, int priority, const char *name,
-                 const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
-
-static void
-say (const struct supervisor *s, int priority, const char *name,
-     const char *fmt, ...)
-{
-  g_autofree char *msg = NULL;
-  va_list ap;
-
-  va_start (ap, fmt);
-  msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  if (s->cfg->syslog)
-    syslog (priority, "%s%s%s", name ? name : "", name ? ": " : "", msg);
-  else
-    fprintf (stderr, "nbd-integrity: serve: %s%s%s\n", name ? name : "",
-             name ? ": " : "", msg);
-}
-
-/* The nbdkit command of each export. */
-
-static void
-add_listener (GPtrArray *a, const struct export_config *e)
-{
-  if (e->socket) {
-    argv_add (a, "-U");
-    argv_add (a, "%s", e->socket);
-    return;
-  }
-  if (e->address) {
-    argv_add (a, "-i");
-    argv_add (a, "%s", e->address);
-  }
-  argv_add (a, "-p");
-  argv_add (a, "%u", e->port);
-}
-
-static void
-add_tls (GPtrArray *a, const struct export_config *e)
-{
-  if (e->tls == TLS_OFF)
-    return;
-  argv_add (a, "--tls=%s", tls_mode_name (e->tls));
-  if (e->tls_certificates)
-    argv_add (a, "--tls-certificates=%s", e->tls_certificates);
-  if (e->tls_verify_peer)
-    argv_add (a, "--tls-verify-peer");
-}
-
-/* nbdkit's options other than where it listens: the same whether serve
- * starts it or systemd's socket does. */
-static void
-add_server_options (GPtrArray *a, const struct export_config *e)
-{
-  if (e->threads)
-    argv_add (a, "--threads=%u", e->threads);
-  add_tls (a, e);
-}
-
-static void
-add_plugin_params (GPtrArray *a, const struct config *cfg,
-                   const struct export_config *e)
-{
-  g_autofree char *status = config_status_path (cfg, e);
-
-  argv_add (a, "file=%s", e->disk);
-  if (e->keyfile)
-    argv_add (a, "keyfile=%s", e->keyfile);
-  if (e->hash)
-    argv_add (a, "hash=%s", e->hash);
-  if (e->mode)
-    argv_add (a, "mode=%s", e->mode);
-  if (e->tag_cache >= 0)
-    argv_add (a, "tag-cache=%" G_GINT64_FORMAT, e->tag_cache);
-  if (e->write_buffer >= 0)
-    argv_add (a, "write-buffer=%" G_GINT64_FORMAT, e->write_buffer);
-  if (e->lock_memory)
-    argv_add (a, "lock-memory=true");
-  if (e->core_dumps)
-    argv_add (a, "core-dumps=true");
-  argv_add (a, "status=%s", status);
-}
-
-/* nbdkit in the foreground, logging to the supervisor's pipe: with
- * --log=syslog its messages would not carry the export's name. */
-static char **
-nbdkit_argv (const struct config *cfg, const struct export_config *e)
-{
-  GPtrArray *a = g_ptr_array_new ();
-
-  argv_add (a, "%s", cfg->nbdkit);
-  argv_add (a, "-f");
-  argv_add (a, "--exit-with-parent");
-  add_listener (a, e);
-  add_server_options (a, e);
-  argv_add (a, "%s", cfg->plugin);
-  add_plugin_params (a, cfg, e);
-  g_ptr_array_add (a, NULL);
-  return (char **)g_ptr_array_free (a, FALSE);
-}
-
-/* Starting a child. */
-
-/* nbdkit 1.32 leaves its socket behind when it exits, and then cannot
- * listen there again.  Removes it, but not a file that is not a socket,
- * nor a socket a server still listens on (another supervisor serving the
- * same export: two servers would corrupt the disk). */
-static bool
-clear_stale_socket (const struct supervisor *s, const struct child *c)
-{
-  const char *path = c->e->socket;
-  struct stat st;
-
-  if (lstat (path, &st) == -1) {
-    if (errno == ENOENT)
-      return true;
-    say (s, LOG_ERR, c->e->name, "%s: %s", path, g_strerror (errno));
-    return false;
-  }
-  if (!S_ISSOCK (st.st_mode)) {
-    say (s, LOG_ERR, c->e->name, "%s is there and is not a socket", path);
-    return false;
-  }
-  if (probe_unix (path)) {
-    say (s, LOG_ERR, c->e->name,
-         "a server already listens on %s (another nbd-integrity serve?)", path);
-    return false;
-  }
-  if (unlink (path) == -1 && errno != ENOENT) {
-    say (s, LOG_ERR, c->e->name, "removing the old %s: %s", path,
-         g_strerror (errno));
-    return false;
-  }
-  return true;
-}
-
-/* In the child, between fork and exec: stdin from /dev/null, stdout and
- * stderr to the log pipe, the signals as they were. */
-static void G_GNUC_NORETURN
-exec_child (const struct supervisor *s, const struct child *c, int log_fd)
-{
-  int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-
-  sigprocmask (SIG_SETMASK, &s->old_mask, NULL);
-  if (null == -1 || dup2 (null, 0) == -1 || dup2 (log_fd, 1) == -1 ||
-      dup2 (log_fd, 2) == -1)
-    _exit (127);
-  execvp (c->argv[0], c->argv);
-  dprintf (2, "cannot run %s: %s\n", c->argv[0], strerror (errno));
-  _exit (127);
-}
-
-static void read_log (const struct supervisor *s, struct child *c);
-static void close_log (const struct supervisor *s, struct child *c);
-
-static bool
-start_child (struct supervisor *s, struct child *c)
-{
-  int fds[2];
-  pid_t pid;
-
-  c->restart_at = 0;
-  if (c->e->socket && !clear_stale_socket (s, c))
-    return false;
-  if (c->log_fd != -1) { /* the last one's pipe, still open */
-    read_log (s, c);
-    close_log (s, c);
-  }
-  if (pipe2 (fds, O_CLOEXEC) == -1) {
-    say (s, LOG_ERR, c->e->name, "pipe: %s", g_strerror (errno));
-    return false;
-  }
-  pid = fork ();
-  if (pid == 0)
-    exec_child (s, c, fds[1]);
-  close (fds[1]);
-  if (pid == -1) {
-    say (s, LOG_ERR, c->e->name, "fork: %s", g_strerror (errno));
-    close (fds[0]);
-    return false;
-  }
-  fcntl (fds[0], F_SETFL, O_NONBLOCK);
-  c->pid = pid;
-  c->log_fd = fds[0];
-  c->started = g_get_monotonic_time ();
-  if (c->last_exit)
-    say (s, LOG_NOTICE, c->e->name,
-         "restarted nbdkit (pid %d): the last one %s", (int)pid, c->last_exit);
-  else
-    say (s, LOG_INFO, c->e->name, "started nbdkit (pid %d)", (int)pid);
-  return true;
-}
-
-/* Seconds to wait before starting C again, after a run of RAN_US. */
-static unsigned
-restart_delay (const struct supervisor *s, struct child *c, gint64 ran_us)
-{
-  unsigned delay = s->cfg->restart_delay;
-  unsigned most = MAX (MAX_BACKOFF_S, delay);
-
-  if (ran_us >= STABLE_RUN_S * G_USEC_PER_SEC)
-    c->quick_deaths = 0;
-  else
-    c->quick_deaths++;
-  for (unsigned i = 1; i < c->quick_deaths && delay < most; i++)
-    delay = MAX (delay * 2, 1);
-  return MIN (delay, most);
-}
-
-/* Schedules C's next start; returns the wait in seconds. */
-static unsigned
-schedule_restart (struct supervisor *s, struct child *c, gint64 ran_us)
-{
-  unsigned delay = restart_delay (s, c, ran_us);
-
-  c->restart_at = MAX (g_get_monotonic_time () + delay * G_USEC_PER_SEC, 1);
-  return delay;
-}
-
-static void
-start_or_retry (struct supervisor *s, struct child *c)
-{
-  if (!start_child (s, c))
-    say (s, LOG_ERR, c->e->name, "not started; trying again in %u s",
-         schedule_restart (s, c, 0));
-}
-
-static void
-start_due_children (struct supervisor *s)
-{
-  gint64 now = g_get_monotonic_time ();
-
-  for (guint i = 0; i < s->nr_children && !s->stopping; i++) {
-    struct child *c = &s->children[i];
-    if (c->restart_at && c->restart_at <= now)
-      start_or_retry (s, c);
-  }
-}
-
-/* The children's logs. */
-
-/* nbdkit marks its messages "nbdkit: PLUGIN[N]: error: ..." and
- * "...: debug: ..."; the rest is ordinary output. */
-static int
-line_priority (const char *line)
-{
-  if (strstr (line, ": error: "))
-    return LOG_ERR;
-  if (strstr (line, ": debug: "))
-    return LOG_DEBUG;
-  return LOG_NOTICE;
-}
-
-/* Logs each whole line of C->partial (and the rest too if FLUSH, or if
- * it is too long to wait for its end). */
-static void
-log_lines (const struct supervisor *s, struct child *c, bool flush)
-{
-  char *start = c->partial->str, *end = start + c->partial->len, *nl;
-
-  while ((nl = memchr (start, '\n', end - start)) != NULL) {
-    *nl = '\0';
-    say (s, line_priority (start), c->e->name, "%s", start);
-    start = nl + 1;
-  }
-  g_string_erase (c->partial, 0, start - c->partial->str);
-  if (c->partial->len && (flush || c->partial->len >= MAX_LOG_LINE)) {
-    say (s, line_priority (c->partial->str), c->e->name, "%s", c->partial->str);
-    g_string_truncate (c->partial, 0);
-  }
-}
-
-/* Logs what is left of C's output, and closes its pipe. */
-static void
-close_log (const struct supervisor *s, struct child *c)
-{
-  if (c->log_fd == -1)
-    return;
-  log_lines (s, c, true);
-  close (c->log_fd);
-  c->log_fd = -1;
-}
-
-/* Logs what C has written; closes the pipe at its end. */
-static void
-read_log (const struct supervisor *s, struct child *c)
-{
-  char buf[4096];
-  ssize_t n;
-
-  while ((n = read (c->log_fd, buf, sizeof buf)) > 0) {
-    g_string_append_len (c->partial, buf, n);
-    log_lines (s, c, false);
-  }
-  if (n == 0 || (errno != EAGAIN && errno != EINTR))
-    close_log (s, c);
-}
-
-/* Children that exit. */
-
-/* "was killed by SIGABRT (Aborted)": the name an administrator looks
- * for, and what it means. */
-static char *
-describe_exit (int status)
-{
-  const char *abbrev;
-
-  if (WIFEXITED (status))
-    return g_strdup_printf ("exited with status %d", WEXITSTATUS (status));
-  if (!WIFSIGNALED (status))
-    return g_strdup_printf ("ended with wait status %#x", status);
-  abbrev = sigabbrev_np (WTERMSIG (status));
-  if (abbrev == NULL)
-    return g_strdup_printf ("was killed by signal %d (%s)", WTERMSIG (status),
-                            strsignal (WTERMSIG (status)));
-  return g_strdup_printf ("was killed by SIG%s (%s)", abbrev,
-                          strsignal (WTERMSIG (status)));
-}
-
-/* An abort is a failed assertion, nbdkit's or the plugin's, whose
- * message is among the last words just logged; nbdkit 1.32 has one that
- * a client can trigger. */
-static const char *
-exit_hint (int status)
-{
-  if (WIFSIGNALED (status) && WTERMSIG (status) == SIGABRT)
-    return " (a failed assertion: see its last words above, and KNOWN "
-           "PROBLEMS in nbdkit-integrity-plugin(1))";
-  return "";
-}
-
-static void
-child_exited (struct supervisor *s, struct child *c, int status)
-{
-  gint64 ran = g_get_monotonic_time () - c->started;
-  g_autofree char *how = describe_exit (status);
-  bool clean = WIFEXITED (status) && WEXITSTATUS (status) == 0;
-  pid_t pid = c->pid;
-
-  /* Its last words first, then its exit. */
-  if (c->log_fd != -1)
-    read_log (s, c);
-  c->pid = 0;
-  if (s->stopping) {
-    say (s, clean ? LOG_INFO : LOG_ERR, c->e->name, "nbdkit (pid %d) %s%s",
-         (int)pid, how,
-         clean ? "" : ": its disk may not have been closed cleanly");
-    return;
-  }
-  say (s, LOG_ERR, c->e->name,
-       "nbdkit (pid %d) %s after %.1f s%s; restarting in %u s", (int)pid, how,
-       (double)ran / G_USEC_PER_SEC, exit_hint (status),
-       schedule_restart (s, c, ran));
-  g_free (c->last_exit);
-  c->last_exit = g_strdup_printf ("(pid %d) %s", (int)pid, how);
-}
-
-static struct child *
-child_by_pid (struct supervisor *s, pid_t pid)
-{
-  for (guint i = 0; i < s->nr_children; i++)
-    if (s->children[i].pid == pid)
-      return &s->children[i];
-  return NULL;
-}
-
-static void
-reap_children (struct supervisor *s)
-{
-  struct child *c;
-  int status;
-  pid_t pid;
-
-  while ((pid = waitpid (-1, &status, WNOHANG)) > 0)
-    if ((c = child_by_pid (s, pid)) != NULL)
-      child_exited (s, c, status);
-}
-
-static void
-stop_children (struct supervisor *s, int signo)
-{
-  if (!s->stopping) {
-    say (s, LOG_INFO, NULL, "%s: stopping every export", strsignal (signo));
-    s->stop_notice_at =
-        g_get_monotonic_time () + STOP_NOTICE_S * G_USEC_PER_SEC;
-  }
-  s->stopping = true;
-  for (guint i = 0; i < s->nr_children; i++) {
-    struct child *c = &s->children[i];
-    c->restart_at = 0;
-    if (c->pid)
-      kill (c->pid, SIGTERM);
-  }
-}
-
-static void
-read_signals (struct supervisor *s)
-{
-  struct signalfd_siginfo si;
-  int stop_signal = 0;
-  bool child = false;
-
-  while (read (s->signal_fd, &si, sizeof si) == sizeof si) {
-    if (si.ssi_signo == SIGCHLD)
-      child = true;
-    else
-      stop_signal = si.ssi_signo;
-  }
-  /* The stop first: a terminal's ^C reaches the children too, and those
-   * that exit on it must not be restarted. */
-  if (stop_signal)
-    stop_children (s, stop_signal);
-  if (child)
-    reap_children (s);
-}
-
-/* The loop. */
-
-static bool
-any_running (const struct supervisor *s)
-{
-  for (guint i = 0; i < s->nr_children; i++)
-    if (s->children[i].pid)
-      return true;
-  return false;
-}
-
-/* nbdkit 1.32 exits on SIGTERM only once its clients have disconnected,
- * and a kernel client stays until nbd-client -d: say so, once. */
-static void
-name_stragglers (struct supervisor *s)
-{
-  if (!s->stopping || s->stop_notice_at == 0 ||
-      g_get_monotonic_time () < s->stop_notice_at)
-    return;
-  s->stop_notice_at = 0;
-  for (guint i = 0; i < s->nr_children; i++) {
-    const struct child *c = &s->children[i];
-    if (c->pid)
-      say (s, LOG_WARNING, c->e->name,
-           "nbdkit (pid %d) is still running: it stops once its clients "
-           "disconnect (nbd-integrity detach)",
-           (int)c->pid);
-  }
-}
-
-/* Milliseconds until the next restart or notice is due; -1 if none is. */
-static int
-poll_timeout (const struct supervisor *s)
-{
-  gint64 next = G_MAXINT64, now = g_get_monotonic_time ();
-
-  if (s->stop_notice_at)
-    next = s->stop_notice_at;
-  for (guint i = 0; i < s->nr_children; i++)
-    if (s->children[i].restart_at)
-      next = MIN (next, s->children[i].restart_at);
-  if (next == G_MAXINT64)
-    return -1;
-  return next <= now ? 0 : (int)MIN ((next - now + 999) / 1000, G_MAXINT);
-}
-
-static nfds_t
-fill_pollfds (struct supervisor *s)
-{
-  nfds_t n = 1;
-
-  s->pollfds[0] = (struct pollfd){.fd = s->signal_fd, .events = POLLIN};
-  for (guint i = 0; i < s->nr_children; i++) {
-    struct child *c = &s->children[i];
-    if (c->log_fd == -1)
-      continue;
-    s->pollfds[n] = (struct pollfd){.fd = c->log_fd, .events = POLLIN};
-    s->polled[n++] = c;
-  }
-  return n;
-}
-
-static void
-supervise (struct supervisor *s)
-{
-  while (!s->stopping || any_running (s)) {
-    nfds_t n = fill_pollfds (s);
-
-    if (poll (s->pollfds, n, poll_timeout (s)) == -1 && errno != EINTR) {
-      say (s, LOG_ERR, NULL, "poll: %s", g_strerror (errno));
-      g_usleep (G_USEC_PER_SEC / 10);
-      continue;
-    }
-    /* Logs before exits, so that a child's last words come first. */
-    for (nfds_t i = 1; i < n; i++)
-      if (s->pollfds[i].revents)
-        read_log (s, s->polled[i]);
-    if (s->pollfds[0].revents)
-      read_signals (s);
-    start_due_children (s);
-    name_stragglers (s);
-  }
-}
-
-/* Setting up. */
-
-static void
-supervisor_init (struct supervisor *s, const struct config *cfg)
-{
-  s->cfg = cfg;
-  s->nr_children = cfg->exports->len;
-  s->children = g_new0 (struct child, s->nr_children);
-  s->pollfds = g_new (struct pollfd, s->nr_children + 1);
-  s->polled = g_new (struct child *, s->nr_children + 1);
-  s->signal_fd = -1;
-  for (guint i = 0; i < s->nr_children; i++) {
-    struct child *c = &s->children[i];
-    c->e = g_ptr_array_index (cfg->exports, i);
-    c->argv = nbdkit_argv (cfg, c->e);
-    c->log_fd = -1;
-    c->partial = g_string_new (NULL);
-  }
-}
-
-static void
-supervisor_clear (struct supervisor *s)
-{
-  for (guint i = 0; i < s->nr_children; i++) {
-    struct child *c = &s->children[i];
-    g_strfreev (c->argv);
-    g_string_free (c->partial, TRUE);
-    g_free (c->last_exit);
-    if (c->log_fd != -1)
-      close (c->log_fd);
-  }
-  g_free (s->children);
-  g_free (s->pollfds);
-  g_free (s->polled);
-  if (s->signal_fd != -1)
-    close (s->signal_fd);
-}
-
-/* Blocks the signals the loop reads from its signalfd, before any child
- * exists, so that none is missed. */
-static bool
-block_signals (struct supervisor *s)
-{
-  sigset_t mask;
-
-  sigemptyset (&mask);
-  sigaddset (&mask, SIGCHLD);
-  sigaddset (&mask, SIGTERM);
-  sigaddset (&mask, SIGINT);
-  if (sigprocmask (SIG_BLOCK, &mask, &s->old_mask) == -1 ||
-      (s->signal_fd = signalfd (-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
-    tool_error ("serve", "signalfd: %s", g_strerror (errno));
-    return false;
-  }
-  return true;
-}
 
 /* What must be there before anything starts. */
 static bool
@@ -655,37 +49,25 @@ check_host (const struct config *cfg)
   return true;
 }
 
-/* Once every child has exited: the rest of their output, and their
- * sockets, which no one can connect to any more. */
-static void
-tidy_up (struct supervisor *s)
-{
-  for (guint i = 0; i < s->nr_children; i++) {
-    struct child *c = &s->children[i];
-    close_log (s, c);
-    if (c->e->socket)
-      clear_stale_socket (s, c);
-  }
-}
-
 static int
-print_commands (const struct supervisor *s)
+print_commands (const struct config *cfg)
 {
-  for (guint i = 0; i < s->nr_children; i++) {
-    g_autofree char *line = command_line (s->children[i].argv);
+  for (guint i = 0; i < cfg->exports->len; i++) {
+    g_auto (GStrv) argv =
+        nbdkit_argv (cfg, g_ptr_array_index (cfg->exports, i));
+    g_autofree char *line = command_line (argv);
     printf ("%s\n", line);
   }
   return EXIT_OK;
 }
 
-/* --socket-activated EXPORT: become EXPORT's nbdkit, serving the socket
- * systemd passes (LISTEN_FDS).  exec, not fork: LISTEN_PID names this
- * process, and systemd supervises it. */
+/* exec, not fork: LISTEN_PID names this process, and systemd supervises
+ * it. */
 static int
 exec_socket_activated (const struct config *cfg, const char *name)
 {
   const struct export_config *e = config_export (cfg, name);
-  GPtrArray *a;
+  g_auto (GStrv) argv = NULL;
 
   if (e == NULL) {
     tool_error ("serve", "%s: no [export %s]", cfg->file, name);
@@ -701,13 +83,8 @@ exec_socket_activated (const struct config *cfg, const char *name)
   }
   if (!check_host (cfg))
     return EXIT_TROUBLE;
-  a = g_ptr_array_new ();
-  argv_add (a, "%s", cfg->nbdkit);
-  add_server_options (a, e);
-  argv_add (a, "%s", cfg->plugin);
-  add_plugin_params (a, cfg, e);
-  g_ptr_array_add (a, NULL);
-  execvp (cfg->nbdkit, (char **)a->pdata);
+  argv = nbdkit_socket_activated_argv (cfg, e);
+  execvp (cfg->nbdkit, argv);
   tool_error ("serve", "%s: %s", cfg->nbdkit, g_strerror (errno));
   return EXIT_TROUBLE;
 }
@@ -729,6 +106,18 @@ serve (struct supervisor *s)
   return EXIT_OK;
 }
 
+static int
+serve_supervised (const struct config *cfg)
+{
+  struct supervisor s = {0};
+  int status;
+
+  supervisor_init (&s, cfg);
+  status = serve (&s);
+  supervisor_clear (&s);
+  return status;
+}
+
 int
 cmd_serve (int argc, char **argv)
 {
@@ -741,7 +130,6 @@ cmd_serve (int argc, char **argv)
        "Run EXPORT's nbdkit alone on the socket systemd passes", "EXPORT"},
       G_OPTION_ENTRY_NULL,
   };
-  struct supervisor s = {0};
   struct config *cfg;
   int status;
 
@@ -752,14 +140,12 @@ cmd_serve (int argc, char **argv)
                       entries) ||
       (cfg = config_load ("serve", argv[1], CONFIG_SERVE)) == NULL)
     return EXIT_TROUBLE;
-  if (activated && !check) {
+  if (check)
+    status = print_commands (cfg);
+  else if (activated)
     status = exec_socket_activated (cfg, activated);
-    config_free (cfg);
-    return status;
-  }
-  supervisor_init (&s, cfg);
-  status = check ? print_commands (&s) : serve (&s);
-  supervisor_clear (&s);
+  else
+    status = serve_supervised (cfg);
   config_free (cfg);
   return status;
 }
