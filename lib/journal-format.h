@@ -188,6 +188,11 @@ int journal_block_decode (const struct superblock *sb, uint64_t seq,
                           struct journal_block_info *info, journal_record_fn fn,
                           void *opaque);
 
+/* Whether BLOCK has a header block's magic, is bound to SEQ and has a
+ * good checksum: a keyed disk's may still fail authentication. */
+bool journal_block_sealed (const struct superblock *sb, uint64_t seq,
+                           const uint8_t block[SB_BLOCK]);
+
 /* Byte offset on the disk of the block with sequence SEQ. */
 uint64_t journal_block_offset (const struct superblock *sb, uint64_t seq);
 

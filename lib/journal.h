@@ -33,6 +33,38 @@
  * durable data.  A background thread starts one when the ring is half
  * full; a leader that finds it full completes or runs one itself, and
  * only then do writers wait.
+ *
+ * The checkpoint's states (struct journal's ckpt; every change under its
+ * lock, which capture and complete drop only around the owner's
+ * callbacks):
+ *
+ *                 capture_locked: waits for in_flight == 0,
+ *                 then cp->capture; the head is the tail to be
+ *     CKPT_IDLE ---------------------------------------------> CKPT_CAPTURED
+ *         ^      by journal_checkpoint_begin or, when the ring      |
+ *         |      is full, journal_make_room_locked; busy held       |
+ *         |      throughout, so no commit starts                    |
+ *         |                                                         |
+ *         |   complete_locked, once                complete_locked: |
+ *         |   cp->complete returns:          by journal_checkpoint_ |
+ *         |   the tail moves if it            end, by a begin that  |
+ *         |   succeeded; wakes waiters       finds one left, or by  |
+ *         |                                   make_room; busy free, |
+ *         +---------------- CKPT_COMPLETING <--- commits go on -----+
+ *
+ *   busy       set by commit_until around each lead_commit, and by
+ *              journal_checkpoint_begin around the capture: at most one
+ *              leader or capture at a time.
+ *   in_flight  raised by note_commit_locked, lowered by journal_applied
+ *              (which wakes a capture waiting for it to reach 0).
+ *   waiting    while CKPT_COMPLETING, journal_make_room_locked and
+ *              journal_checkpoint_end wait for "changed", and
+ *              journal_checkpoint_begin waits for it to end and busy to
+ *              clear; a failed capture leaves CKPT_IDLE.
+ *
+ * The background thread (journal_background_thread) runs a checkpoint
+ * when journal_want_checkpoint_locked, called after each commit, finds
+ * the ring half full in CKPT_IDLE.
  */
 #ifndef NBD_INTEGRITY_JOURNAL_H
 #define NBD_INTEGRITY_JOURNAL_H

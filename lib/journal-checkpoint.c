@@ -1,0 +1,172 @@
+/* Checkpoints, and the background thread that starts them and commits
+ * deferred entries left waiting: see journal.h for the states, and
+ * journal-internal.h. */
+#include <errno.h>
+#include <time.h>
+
+#include "deadline.h"
+#include "journal-internal.h"
+#include "report.h"
+
+/* Checkpoints run in two steps.  Capture, with commits held off (the
+ * caller holds busy) and nothing in flight, takes the state to write home
+ * as of the head, which becomes the new tail.  Complete, with commits
+ * going on, makes that state durable and records the tail.  Anyone may
+ * complete a captured checkpoint: a leader that finds the ring full does.
+ * Both are called with the lock held and drop it for the callbacks. */
+static int
+capture_locked (struct journal *j)
+{
+  ASSERT_LOCKED (&j->lock);
+  void *captured;
+
+  while (j->in_flight > 0)
+    pthread_cond_wait (&j->changed, &j->lock);
+  pthread_mutex_unlock (&j->lock);
+  captured = j->cp->capture (j->opaque);
+  pthread_mutex_lock (&j->lock);
+  if (captured == NULL)
+    return -1;
+  j->captured = captured;
+  j->ckpt_tail = j->head;
+  j->ckpt = CKPT_CAPTURED;
+  return 0;
+}
+
+static int
+complete_locked (struct journal *j)
+{
+  ASSERT_LOCKED (&j->lock);
+  void *captured = j->captured;
+  uint64_t new_tail = j->ckpt_tail;
+  int r;
+
+  j->ckpt = CKPT_COMPLETING;
+  pthread_mutex_unlock (&j->lock);
+  r = j->cp->complete (j->opaque, captured, new_tail);
+  pthread_mutex_lock (&j->lock);
+  if (r == 0) {
+    j->tail = new_tail;
+    j->stats.checkpoints++;
+    j->stats.last_checkpoint_time = time (NULL);
+  }
+  j->ckpt_result = r;
+  j->captured = NULL;
+  j->ckpt = CKPT_IDLE;
+  pthread_cond_broadcast (&j->changed);
+  return r;
+}
+
+/* Makes room for BLOCKS more blocks, as leader (busy held): completes a
+ * captured checkpoint, waits for one completing, or runs a whole one. */
+int
+journal_make_room_locked (struct journal *j, uint64_t blocks)
+{
+  ASSERT_LOCKED (&j->lock);
+  while (j->head + blocks - j->tail > j->nr_blocks) {
+    int r = 0;
+
+    if (j->ckpt == CKPT_COMPLETING)
+      pthread_cond_wait (&j->changed, &j->lock);
+    else if (j->ckpt == CKPT_CAPTURED)
+      r = complete_locked (j);
+    else if ((r = capture_locked (j)) == 0)
+      r = complete_locked (j);
+    if (r == -1)
+      return -1;
+  }
+  return 0;
+}
+
+/* Asks the background checkpointer to run once the ring is half full, so
+ * writers seldom find it full. */
+void
+journal_want_checkpoint_locked (struct journal *j)
+{
+  ASSERT_LOCKED (&j->lock);
+  if (j->background && j->ckpt == CKPT_IDLE &&
+      j->head - j->tail >= j->nr_blocks / 2)
+    j->want_checkpoint = true;
+}
+
+int
+journal_checkpoint_begin (struct journal *j)
+{
+  int r;
+
+  pthread_mutex_lock (&j->lock);
+  for (;;) {
+    if (j->ckpt == CKPT_CAPTURED) /* begun, not ended: finish it first */
+      complete_locked (j);
+    else if (j->busy || j->ckpt == CKPT_COMPLETING)
+      pthread_cond_wait (&j->changed, &j->lock);
+    else
+      break;
+  }
+  j->busy = true;
+  r = capture_locked (j);
+  j->busy = false;
+  pthread_cond_broadcast (&j->changed);
+  pthread_mutex_unlock (&j->lock);
+  return r;
+}
+
+int
+journal_checkpoint_end (struct journal *j)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
+
+  if (j->ckpt == CKPT_CAPTURED)
+    return complete_locked (j);
+  /* A leader that needed the room completed it, or is completing it. */
+  while (j->ckpt == CKPT_COMPLETING)
+    pthread_cond_wait (&j->changed, &j->lock);
+  return j->ckpt_result;
+}
+
+int
+journal_checkpoint (struct journal *j)
+{
+  if (journal_checkpoint_begin (j) == -1)
+    return -1;
+  return journal_checkpoint_end (j);
+}
+
+/* Waits until something changes or COMMIT_DELAY_MS pass; true if they
+ * passed.  Called with the lock held. */
+static bool
+wait_or_time_out (struct journal *j)
+{
+  struct timespec until = deadline_in_ms (COMMIT_DELAY_MS);
+
+  return pthread_cond_timedwait (&j->changed, &j->lock, &until) == ETIMEDOUT;
+}
+
+/* The background thread: commits deferred entries when kicked, or when
+ * nobody else has for COMMIT_DELAY_MS, and runs a checkpoint whenever a
+ * commit finds the ring half full. */
+void *
+journal_background_thread (void *arg)
+{
+  struct journal *j = arg;
+
+  pthread_mutex_lock (&j->lock);
+  while (!j->stop) {
+    if (j->want_commit || (!j->want_checkpoint && wait_or_time_out (j))) {
+      j->want_commit = false;
+      journal_commit_submitted_locked (j);
+      continue;
+    }
+    if (!j->want_checkpoint)
+      continue;
+    j->want_checkpoint = false;
+    pthread_mutex_unlock (&j->lock);
+    ni_error_clear (); /* each is a call of this thread's own */
+    if (journal_checkpoint (j) == -1)
+      ni_log (NI_LOG_ERROR, "%s: background checkpoint: %s", j->b->name,
+              ni_error ());
+    pthread_mutex_lock (&j->lock);
+  }
+  pthread_mutex_unlock (&j->lock);
+  return NULL;
+}
