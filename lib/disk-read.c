@@ -3,6 +3,7 @@
  * bad (see the notes in disk.h).  disk_verify is the same check for the
  * tool, reporting mismatches instead of failing on them.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -104,8 +105,10 @@ log_mismatch (void *opaque, uint64_t sector)
 int
 disk_read_locked (struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n)
 {
-  int64_t bad = read_verified (d, buf, sector, n, log_mismatch, d);
+  int64_t bad;
 
+  assert (rangelock_covers (&d->rl, sector, sector + n, false));
+  bad = read_verified (d, buf, sector, n, log_mismatch, d);
   if (bad > 0 && d->mode == DISK_MODE_RECOVERY)
     return 0; /* mismatches are warned of, and the data returned */
   if (bad > 0) {

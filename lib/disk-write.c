@@ -135,6 +135,7 @@ apply_locked (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n,
   uint64_t commit = 0;
   int r;
 
+  assert (rangelock_covers (&d->rl, sector, sector + n, true));
   if (d->j && journal_commit (d->j, &rec, &commit) == -1) {
     log_commit_error (d, sector, n, errno);
     return -1;

@@ -3,6 +3,7 @@
  * that reads and writes share.  Verified reads are in disk-read.c,
  * changes in disk-write.c; the design is in disk.h.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -450,8 +451,14 @@ disk_data_io (struct disk *d, void *buf, uint64_t sector, uint64_t n,
     uint64_t run = run_length (d, sector, n);
     size_t len = run * d->sb.sector_size;
     uint64_t off = sb_data_offset (&d->sb, sector);
-    int r = write ? backing_pwrite (d->b, p, len, off, flags)
-                  : backing_pread (d->b, p, len, off);
+    int r;
+
+    /* The layout puts every sector whole in one place: a run that is not
+     * would read or write part of a neighbour (or of the tags). */
+    assert (off % d->sb.sector_size == 0 && len > 0);
+    assert (off + len <= d->b->size);
+    r = write ? backing_pwrite (d->b, p, len, off, flags)
+              : backing_pread (d->b, p, len, off);
     if (r == -1) {
       ni_error_set ("%s: %s of sectors %" PRIu64 "-%" PRIu64 " (byte %" PRIu64
                     " of the backing disk): %m",

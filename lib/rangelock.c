@@ -2,6 +2,7 @@
  * the requests in flight plus the deferred writes not yet applied (up to
  * a thousand: writeback.c), and a linear scan of it is still cheaper than
  * the commits it waits for. */
+#include "lock.h"
 #include "rangelock.h"
 
 void
@@ -81,4 +82,16 @@ bool
 rangelock_contended (struct rangelock *rl)
 {
   return atomic_load (&rl->waiting) > 0;
+}
+
+bool
+rangelock_covers (struct rangelock *rl, uint64_t start, uint64_t end,
+                  bool exclusive)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&rl->lock);
+
+  for (const struct range_hold *h = rl->held; h; h = h->next)
+    if (h->start <= start && end <= h->end && (h->exclusive || !exclusive))
+      return true;
+  return false;
 }

@@ -46,6 +46,11 @@ void rangelock_acquire (struct rangelock *rl, struct range_hold *hold,
 
 void rangelock_release (struct rangelock *rl, struct range_hold *hold);
 
+/* Whether one hold covers [START, END), an exclusive one if EXCLUSIVE:
+ * for assertions that a "*_locked" function's caller holds its range. */
+bool rangelock_covers (struct rangelock *rl, uint64_t start, uint64_t end,
+                       bool exclusive);
+
 /* True while some acquire is waiting. */
 bool rangelock_contended (struct rangelock *rl);
 

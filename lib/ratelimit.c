@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "lock.h"
 #include "ratelimit.h"
 
 void
@@ -37,6 +38,7 @@ now_ms (void)
 static uint64_t
 end_window_locked (struct ratelimit *rl, uint64_t now, bool end)
 {
+  ASSERT_LOCKED (&rl->lock);
   uint64_t suppressed = rl->suppressed;
 
   if (!end && now - rl->window_start < RATELIMIT_INTERVAL_MS)

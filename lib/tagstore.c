@@ -5,6 +5,7 @@
  * block of the disk (8 bytes per 4 KiB of tags, so 2 MiB for a 1 TiB disk
  * with CRC32C tags); loaded blocks are evicted in clock order.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lock.h"
 #include "report.h"
 #include "tagstore.h"
 
@@ -80,8 +82,13 @@ tagstore_free (struct tagstore *ts)
 static uint64_t
 block_home (const struct tagstore *ts, uint64_t idx)
 {
-  return sb_zone_offset (&ts->sb, idx / ts->blocks_per_run) +
-         idx % ts->blocks_per_run * SB_BLOCK;
+  uint64_t home = sb_zone_offset (&ts->sb, idx / ts->blocks_per_run) +
+                  idx % ts->blocks_per_run * SB_BLOCK;
+
+  /* Every tag block read or written goes through here: a block astride
+   * two would mix the tags of two zones, or a tag run with data. */
+  assert (idx < ts->nr_blocks && home % SB_BLOCK == 0);
+  return home;
 }
 
 /* Records in ni_error() that DOING tag block IDX failed, naming the
@@ -110,6 +117,7 @@ block_error (const struct tagstore *ts, uint64_t idx, const char *doing)
 static void
 evict_locked (struct tagstore *ts, uint64_t keep)
 {
+  ASSERT_LOCKED (&ts->lock);
   uint64_t steps = 2 * ts->nr_blocks;
 
   while (ts->nr_loaded > ts->max_loaded && steps-- > 0) {
@@ -134,6 +142,7 @@ evict_locked (struct tagstore *ts, uint64_t keep)
 static struct tagblock *
 tagblock_get_locked (struct tagstore *ts, uint64_t idx)
 {
+  ASSERT_LOCKED (&ts->lock);
   while (ts->blocks[idx] == NULL) {
     struct tagblock *tb;
     int r;
@@ -266,16 +275,15 @@ struct tag_snapshot {
 struct tag_snapshot *
 tagstore_snapshot (struct tagstore *ts)
 {
-  struct tag_snapshot *snap;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&ts->lock);
+  struct tag_snapshot *snap =
+      malloc (sizeof *snap + ts->nr_dirty * sizeof snap->blocks[0]);
   size_t n = 0;
 
-  pthread_mutex_lock (&ts->lock);
-  snap = malloc (sizeof *snap + ts->nr_dirty * sizeof snap->blocks[0]);
   if (snap == NULL) {
     ni_error_set ("%s: cannot allocate a snapshot of %zu dirty tag blocks "
                   "to write home: %m",
                   ts->b->name, ts->nr_dirty);
-    pthread_mutex_unlock (&ts->lock);
     return NULL;
   }
   for (uint64_t i = 0; i < ts->nr_blocks && n < ts->nr_dirty; i++) {
@@ -290,7 +298,6 @@ tagstore_snapshot (struct tagstore *ts)
   }
   ts->nr_dirty = 0;
   snap->n = n;
-  pthread_mutex_unlock (&ts->lock);
   return snap;
 }
 

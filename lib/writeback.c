@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "lock.h"
 #include "report.h"
 #include "writeback.h"
 
@@ -77,6 +78,7 @@ writeback_max_bytes (const struct writeback *wb)
 static uint64_t
 used_locked (const struct writeback *wb)
 {
+  ASSERT_LOCKED ((pthread_mutex_t *)&wb->lock);
   return wb->first == wb->next
              ? 0
              : wb->head - wb->slots[wb->first % MAX_ENTRIES].start;
@@ -94,6 +96,7 @@ start_for (const struct writeback *wb, size_t bytes)
 static bool
 room_locked (const struct writeback *wb, size_t bytes)
 {
+  ASSERT_LOCKED ((pthread_mutex_t *)&wb->lock);
   uint64_t tail = wb->first == wb->next
                       ? wb->head
                       : wb->slots[wb->first % MAX_ENTRIES].start;
