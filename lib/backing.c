@@ -30,13 +30,15 @@ file_fd (struct backing *b)
   return ((struct file_backing *)b)->fd;
 }
 
+/* Reads (RWF < 0) or writes (with pwritev2's flags RWF) all LEN bytes at
+ * OFF, through short transfers and interruptions. */
 static int
-file_pread (struct backing *b, void *buf, size_t len, uint64_t off)
+file_transfer (struct backing *b, char *p, size_t len, uint64_t off, int rwf)
 {
-  char *p = buf;
-
   while (len > 0) {
-    ssize_t r = pread (file_fd (b), p, len, off);
+    struct iovec iov = {.iov_base = p, .iov_len = len};
+    ssize_t r = rwf < 0 ? pread (file_fd (b), p, len, off)
+                        : pwritev2 (file_fd (b), &iov, 1, off, rwf);
     if (r == -1 && errno == EINTR)
       continue;
     if (r == -1)
@@ -53,24 +55,17 @@ file_pread (struct backing *b, void *buf, size_t len, uint64_t off)
 }
 
 static int
+file_pread (struct backing *b, void *buf, size_t len, uint64_t off)
+{
+  return file_transfer (b, buf, len, off, -1);
+}
+
+static int
 file_pwrite (struct backing *b, const void *buf, size_t len, uint64_t off,
              unsigned flags)
 {
-  const char *p = buf;
-  int rwf = flags & BACKING_DSYNC ? RWF_DSYNC : 0;
-
-  while (len > 0) {
-    struct iovec iov = {.iov_base = (void *)p, .iov_len = len};
-    ssize_t r = pwritev2 (file_fd (b), &iov, 1, off, rwf);
-    if (r == -1 && errno == EINTR)
-      continue;
-    if (r == -1)
-      return -1;
-    p += r;
-    off += r;
-    len -= r;
-  }
-  return 0;
+  return file_transfer (b, (char *)buf, len, off,
+                        flags & BACKING_DSYNC ? RWF_DSYNC : 0);
 }
 
 static int

@@ -14,18 +14,24 @@ le16_put (uint8_t *p, uint16_t v)
   p[1] = v >> 8;
 }
 
+/* The N low bytes of V at P, least significant first. */
+static inline void
+le_put (uint8_t *p, uint64_t v, int n)
+{
+  for (int i = 0; i < n; i++)
+    p[i] = v >> (8 * i);
+}
+
 static inline void
 le32_put (uint8_t *p, uint32_t v)
 {
-  for (int i = 0; i < 4; i++)
-    p[i] = v >> (8 * i);
+  le_put (p, v, 4);
 }
 
 static inline void
 le64_put (uint8_t *p, uint64_t v)
 {
-  for (int i = 0; i < 8; i++)
-    p[i] = v >> (8 * i);
+  le_put (p, v, 8);
 }
 
 static inline uint16_t
@@ -34,22 +40,26 @@ le16_get (const uint8_t *p)
   return p[0] | (uint16_t)p[1] << 8;
 }
 
+/* The N bytes at P, least significant first. */
+static inline uint64_t
+le_get (const uint8_t *p, int n)
+{
+  uint64_t v = 0;
+  for (int i = n - 1; i >= 0; i--)
+    v = v << 8 | p[i];
+  return v;
+}
+
 static inline uint32_t
 le32_get (const uint8_t *p)
 {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--)
-    v = v << 8 | p[i];
-  return v;
+  return le_get (p, 4);
 }
 
 static inline uint64_t
 le64_get (const uint8_t *p)
 {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--)
-    v = v << 8 | p[i];
-  return v;
+  return le_get (p, 8);
 }
 
 /* True if the LEN bytes at P are all zero. */

@@ -1,6 +1,7 @@
 /* The superblock and the disk layout: see superblock.h. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,33 +14,91 @@
 #define JOURNAL_MAX (64 * MiB)
 #define MODE_MAX MODE_NONE
 
+/* The fields of the superblock, each named once: where it lives in the
+ * block and in struct superblock.  Integers are little-endian of their
+ * member's size; the hash name is a NUL-padded string; the rest bytes. */
+enum sb_field_kind { SBF_INT, SBF_BYTES, SBF_STRING };
+
+struct sb_field {
+  uint16_t off; /* in the block */
+  uint16_t size;
+  enum sb_field_kind kind;
+  size_t member; /* offsetof (struct superblock, ...) */
+};
+
+#define SB_FIELD(off, m, kind)                                                 \
+  {                                                                            \
+    off, sizeof (((struct superblock *)0)->m), kind,                           \
+        offsetof (struct superblock, m)                                        \
+  }
+
+static const struct sb_field sb_fields[] = {
+    SB_FIELD (SB_OFF_VERSION, version, SBF_INT),
+    SB_FIELD (SB_OFF_FEATURES, features, SBF_INT),
+    SB_FIELD (SB_OFF_UUID, uuid, SBF_BYTES),
+    SB_FIELD (SB_OFF_SECTOR_SIZE, sector_size, SBF_INT),
+    SB_FIELD (SB_OFF_HASH_ID, hash_id, SBF_INT),
+    SB_FIELD (SB_OFF_HASH_NAME, hash_name, SBF_STRING),
+    SB_FIELD (SB_OFF_TAG_SIZE, tag_size, SBF_INT),
+    SB_FIELD (SB_OFF_STATE, state, SBF_INT),
+    SB_FIELD (SB_OFF_MODE, mode, SBF_INT),
+    SB_FIELD (SB_OFF_DATA_SECTORS, data_sectors, SBF_INT),
+    SB_FIELD (SB_OFF_JOURNAL_OFFSET, journal_offset, SBF_INT),
+    SB_FIELD (SB_OFF_JOURNAL_SIZE, journal_size, SBF_INT),
+    SB_FIELD (SB_OFF_ZONES_OFFSET, zones_offset, SBF_INT),
+    SB_FIELD (SB_OFF_ZONE_SECTORS, zone_sectors, SBF_INT),
+    SB_FIELD (SB_OFF_TAG_RUN_BYTES, tag_run_bytes, SBF_INT),
+    SB_FIELD (SB_OFF_DISK_SIZE, disk_size, SBF_INT),
+    SB_FIELD (SB_OFF_JOURNAL_TAIL_SEQ, journal_tail_seq, SBF_INT),
+    SB_FIELD (SB_OFF_GENERATION, generation, SBF_INT),
+    SB_FIELD (SB_OFF_FORMAT_TIME, format_time, SBF_INT),
+    SB_FIELD (SB_OFF_KEY_CHECK, key_check, SBF_BYTES),
+    SB_FIELD (SB_OFF_MAC, mac, SBF_BYTES),
+};
+
+static void
+encode_field (const struct sb_field *f, const struct superblock *sb,
+              uint8_t *block)
+{
+  const uint8_t *m = (const uint8_t *)sb + f->member;
+
+  switch (f->kind) {
+  case SBF_INT:
+    if (f->size == 4)
+      le32_put (block + f->off, *(const uint32_t *)m);
+    else
+      le64_put (block + f->off, *(const uint64_t *)m);
+    break;
+  case SBF_STRING: /* the name, never its last byte, zeroes after it */
+    memcpy (block + f->off, m, strnlen ((const char *)m, f->size - 1));
+    break;
+  case SBF_BYTES:
+    memcpy (block + f->off, m, f->size);
+    break;
+  }
+}
+
+static void
+decode_field (const struct sb_field *f, const uint8_t *block,
+              struct superblock *sb)
+{
+  uint8_t *m = (uint8_t *)sb + f->member;
+
+  if (f->kind != SBF_INT)
+    memcpy (m, block + f->off, f->kind == SBF_STRING ? f->size - 1 : f->size);
+  else if (f->size == 4)
+    *(uint32_t *)m = le32_get (block + f->off);
+  else
+    *(uint64_t *)m = le64_get (block + f->off);
+}
+
 void
 sb_encode (const struct superblock *sb, uint8_t block[SB_BLOCK])
 {
   memset (block, 0, SB_BLOCK);
   memcpy (block + SB_OFF_MAGIC, SB_MAGIC, SB_MAGIC_SIZE);
-  le32_put (block + SB_OFF_VERSION, sb->version);
-  le32_put (block + SB_OFF_FEATURES, sb->features);
-  memcpy (block + SB_OFF_UUID, sb->uuid, DISK_UUID_SIZE);
-  le32_put (block + SB_OFF_SECTOR_SIZE, sb->sector_size);
-  le32_put (block + SB_OFF_HASH_ID, sb->hash_id);
-  memcpy (block + SB_OFF_HASH_NAME, sb->hash_name,
-          strnlen (sb->hash_name, SB_HASH_NAME_SIZE - 1));
-  le32_put (block + SB_OFF_TAG_SIZE, sb->tag_size);
-  le32_put (block + SB_OFF_STATE, sb->state);
-  le32_put (block + SB_OFF_MODE, sb->mode);
-  le64_put (block + SB_OFF_DATA_SECTORS, sb->data_sectors);
-  le64_put (block + SB_OFF_JOURNAL_OFFSET, sb->journal_offset);
-  le64_put (block + SB_OFF_JOURNAL_SIZE, sb->journal_size);
-  le64_put (block + SB_OFF_ZONES_OFFSET, sb->zones_offset);
-  le32_put (block + SB_OFF_ZONE_SECTORS, sb->zone_sectors);
-  le32_put (block + SB_OFF_TAG_RUN_BYTES, sb->tag_run_bytes);
-  le64_put (block + SB_OFF_DISK_SIZE, sb->disk_size);
-  le64_put (block + SB_OFF_JOURNAL_TAIL_SEQ, sb->journal_tail_seq);
-  le64_put (block + SB_OFF_GENERATION, sb->generation);
-  le64_put (block + SB_OFF_FORMAT_TIME, sb->format_time);
-  memcpy (block + SB_OFF_KEY_CHECK, sb->key_check, HASH_KEY_CHECK_SIZE);
-  memcpy (block + SB_OFF_MAC, sb->mac, SB_MAC_SIZE);
+  for (size_t i = 0; i < sizeof sb_fields / sizeof sb_fields[0]; i++)
+    encode_field (&sb_fields[i], sb, block);
   le32_put (block + SB_OFF_CRC, crc32c (0, block, SB_OFF_CRC));
 }
 
@@ -58,27 +117,8 @@ static void
 sb_decode_fields (const uint8_t *block, struct superblock *sb)
 {
   memset (sb, 0, sizeof *sb);
-  sb->version = le32_get (block + SB_OFF_VERSION);
-  sb->features = le32_get (block + SB_OFF_FEATURES);
-  memcpy (sb->uuid, block + SB_OFF_UUID, DISK_UUID_SIZE);
-  sb->sector_size = le32_get (block + SB_OFF_SECTOR_SIZE);
-  sb->hash_id = le32_get (block + SB_OFF_HASH_ID);
-  memcpy (sb->hash_name, block + SB_OFF_HASH_NAME, SB_HASH_NAME_SIZE - 1);
-  sb->tag_size = le32_get (block + SB_OFF_TAG_SIZE);
-  sb->state = le32_get (block + SB_OFF_STATE);
-  sb->mode = le32_get (block + SB_OFF_MODE);
-  sb->data_sectors = le64_get (block + SB_OFF_DATA_SECTORS);
-  sb->journal_offset = le64_get (block + SB_OFF_JOURNAL_OFFSET);
-  sb->journal_size = le64_get (block + SB_OFF_JOURNAL_SIZE);
-  sb->zones_offset = le64_get (block + SB_OFF_ZONES_OFFSET);
-  sb->zone_sectors = le32_get (block + SB_OFF_ZONE_SECTORS);
-  sb->tag_run_bytes = le32_get (block + SB_OFF_TAG_RUN_BYTES);
-  sb->disk_size = le64_get (block + SB_OFF_DISK_SIZE);
-  sb->journal_tail_seq = le64_get (block + SB_OFF_JOURNAL_TAIL_SEQ);
-  sb->generation = le64_get (block + SB_OFF_GENERATION);
-  sb->format_time = le64_get (block + SB_OFF_FORMAT_TIME);
-  memcpy (sb->key_check, block + SB_OFF_KEY_CHECK, HASH_KEY_CHECK_SIZE);
-  memcpy (sb->mac, block + SB_OFF_MAC, SB_MAC_SIZE);
+  for (size_t i = 0; i < sizeof sb_fields / sizeof sb_fields[0]; i++)
+    decode_field (&sb_fields[i], block, sb);
 }
 
 static uint32_t
