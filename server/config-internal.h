@@ -1,10 +1,10 @@
-/* What the two files of the configuration parser share; config.h is
+/* What the three files of the configuration parser share; config.h is
  * the parser's interface to the rest of the tool.
  *
- * config.c loads the file, learns the line of every group and key, reads
- * the groups in order, and checks keys against each other and exports
- * against each other; config-keys.c holds the table of every group's
- * keys and reads a group by it.
+ * config.c loads the file, learns the line of every group and key, and
+ * reads the groups in order; config-keys.c holds the table of every
+ * group's keys and reads a group by it; config-check.c checks keys
+ * against each other and exports against each other.
  */
 #ifndef NBD_INTEGRITY_CONFIG_INTERNAL_H
 #define NBD_INTEGRITY_CONFIG_INTERNAL_H
@@ -115,7 +115,7 @@ void read_keys (struct parser *p, const char *group, enum group_kind kind,
  * list of members. */
 void config_fields_free (enum group_kind kind, void *obj);
 
-/* Checks across keys and groups (config.c). */
+/* Checks across keys and groups (config-check.c). */
 
 /* The `then' checks of the table's rows, each on a struct export_config:
  * where it listens, its TLS keys, and the host a client attaches. */
