@@ -75,6 +75,7 @@ struct config {
   char *status_dir; /* where each export's NAME.status goes */
   bool syslog;      /* log=syslog */
   unsigned restart_delay;
+  unsigned timeout;   /* nbd-client -timeout of exports that give none */
   GPtrArray *exports; /* struct export_config *, in file order */
   GPtrArray *arrays;  /* struct array_config *, in file order */
 };
