@@ -232,7 +232,7 @@ work_path (struct check *c, const char *name)
 }
 
 static int
-copy_image (struct check *c, const char *name)
+copy_image (struct check *c, int from, const char *name)
 {
   int fd =
       open (work_path (c, name), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -241,8 +241,7 @@ copy_image (struct check *c, const char *name)
   if (fd == -1)
     die ("%s: %s", work_path (c, name), strerror (errno));
   while ((uint64_t)in < c->device_size)
-    if (copy_file_range (c->durable_fd, &in, fd, &out, c->device_size - in,
-                         0) <= 0)
+    if (copy_file_range (from, &in, fd, &out, c->device_size - in, 0) <= 0)
       die ("copying the image: %s", strerror (errno));
   return fd;
 }
@@ -487,15 +486,18 @@ keep_recover_output (struct check *c, int64_t at)
 static void
 keep_image (struct check *c, const char *path, int64_t at)
 {
-  char name[64], cmd[8192];
+  char name[64];
+  int from = open (path, O_RDONLY | O_CLOEXEC);
 
+  if (from == -1)
+    die ("%s: %s", path, strerror (errno));
   snprintf (name, sizeof name, "point-%" PRId64 ".img", at);
-  snprintf (cmd, sizeof cmd, "cp --sparse=always '%s' '%s'", path,
-            work_path (c, name));
-  if (system (cmd) != 0)
-    die ("cannot keep the image of point %" PRId64, at);
-  fprintf (stderr, "replay-check: the disk at log entry %" PRId64
-           " before recovery: %s\n", at, work_path (c, name));
+  close (copy_image (c, from, name));
+  close (from);
+  fprintf (stderr,
+           "replay-check: the disk at log entry %" PRId64
+           " before recovery: %s\n",
+           at, work_path (c, name));
 }
 
 /* Builds the disk at point AT into the work directory's NAME, DROPPING
@@ -510,7 +512,7 @@ build_point (struct check *c, int64_t at, bool dropping, const char *name)
     if (c->log.entries[i].flags & LW_FLUSH)
       last_flush = i;
   advance_durable (c, last_flush);
-  fd = copy_image (c, name);
+  fd = copy_image (c, c->durable_fd, name);
   for (int64_t i = last_flush + 1; i <= at; i++) {
     const struct lw_entry *e = &c->log.entries[i];
 
