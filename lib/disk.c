@@ -234,14 +234,15 @@ read_superblock (struct disk *d)
 }
 
 /* Before waiting for a range: it may be held by a deferred write, which
- * only a commit applies (rangelock.h). */
+ * is applied only once committed (rangelock.h).  Commit it, and apply
+ * ready writes meanwhile, the one in the way among them. */
 static void
 commit_deferred (void *opaque)
 {
   struct disk *d = opaque;
 
   if (d->wb)
-    journal_commit_submitted (d->j);
+    journal_commit_and_help (d->j);
 }
 
 static void

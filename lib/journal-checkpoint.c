@@ -14,14 +14,20 @@
  * going on, makes that state durable and records the tail.  Anyone may
  * complete a captured checkpoint: a leader that finds the ring full does.
  * Both are called with the lock held and drop it for the callbacks. */
+static bool
+nothing_in_flight (struct journal *j, void *arg)
+{
+  (void)arg;
+  return j->in_flight == 0;
+}
+
 static int
 capture_locked (struct journal *j)
 {
   ASSERT_LOCKED (&j->lock);
   void *captured;
 
-  while (j->in_flight > 0)
-    pthread_cond_wait (&j->changed, &j->lock);
+  journal_wait_applied_locked (j, nothing_in_flight, NULL);
   pthread_mutex_unlock (&j->lock);
   captured = j->cp->capture (j->opaque);
   pthread_mutex_lock (&j->lock);
@@ -143,8 +149,9 @@ wait_or_time_out (struct journal *j)
 }
 
 /* The background thread: commits deferred entries when kicked, or when
- * nobody else has for COMMIT_DELAY_MS, and runs a checkpoint whenever a
- * commit finds the ring half full. */
+ * nobody else has for COMMIT_DELAY_MS; applies ready entries, one at a
+ * time so that a kick is not kept waiting behind them; and runs a
+ * checkpoint whenever a commit finds the ring half full. */
 void *
 journal_background_thread (void *arg)
 {
@@ -152,11 +159,14 @@ journal_background_thread (void *arg)
 
   pthread_mutex_lock (&j->lock);
   while (!j->stop) {
-    if (j->want_commit || (!j->want_checkpoint && wait_or_time_out (j))) {
+    if (j->want_commit ||
+        (!j->want_checkpoint && !j->ready && wait_or_time_out (j))) {
       j->want_commit = false;
-      journal_commit_submitted_locked (j);
+      journal_commit_queued_locked (j);
       continue;
     }
+    if (journal_apply_ready_locked (j, 1) > 0)
+      continue;
     if (!j->want_checkpoint)
       continue;
     j->want_checkpoint = false;

@@ -37,8 +37,15 @@ struct journal {
   struct journal_record whole[MAX_BATCH_RECORDS]; /* batch, as queued */
 
   pthread_mutex_t lock;   /* protects every field below */
-  pthread_cond_t changed; /* a commit finished, or in_flight fell to 0 */
+  pthread_cond_t changed; /* a commit or a checkpoint finished */
+  /* Records applied: the oldest commit in flight left, or in_flight fell
+   * to 0.  Signalled only while apply_waiters > 0. */
+  pthread_cond_t applied;
+  unsigned apply_waiters;
   struct journal_entry *queue, **queue_end;
+  /* Deferred entries whose commit is durable, oldest first, for any
+   * thread to apply (journal_help). */
+  struct journal_entry *ready, **ready_end;
   uint64_t submitted, completed; /* entries, counted in queue order */
   bool busy;                     /* a leader is committing (or capturing) */
   uint64_t head, tail;           /* block sequence numbers */
@@ -94,7 +101,17 @@ void *journal_background_thread (void *arg);
 
 /* journal.c */
 
-/* Commits every entry submitted so far. */
-void journal_commit_submitted_locked (struct journal *j);
+/* Commits every entry submitted so far; applies none. */
+void journal_commit_queued_locked (struct journal *j);
+
+/* Applies at most MAX deferred entries whose commit is durable; returns
+ * how many.  Drops the lock around each. */
+size_t journal_apply_ready_locked (struct journal *j, size_t max);
+
+/* Waits until DONE says so, applying ready entries meanwhile, so that a
+ * thread waiting for applies never waits for work nobody else will do. */
+void journal_wait_applied_locked (struct journal *j,
+                                  bool (*done) (struct journal *j, void *arg),
+                                  void *arg);
 
 #endif

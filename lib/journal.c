@@ -35,6 +35,7 @@ journal_open (struct backing *b, const struct superblock *sb, uint64_t head,
   j->cp = cp;
   j->opaque = opaque;
   j->queue_end = &j->queue;
+  j->ready_end = &j->ready;
   j->head = j->tail = j->changed_to = j->marked_to = head;
   j->stats.last_checkpoint_time = time (NULL); /* it opens empty */
   pthread_mutex_init (&j->lock, NULL);
@@ -42,6 +43,7 @@ journal_open (struct backing *b, const struct superblock *sb, uint64_t head,
   pthread_condattr_setclock (&attr, CLOCK_MONOTONIC); /* wait_or_time_out */
   pthread_cond_init (&j->changed, &attr);
   pthread_condattr_destroy (&attr);
+  pthread_cond_init (&j->applied, NULL);
   return j;
 }
 
@@ -75,6 +77,7 @@ journal_close (struct journal *j)
     pthread_join (j->thread, NULL);
   }
   pthread_cond_destroy (&j->changed);
+  pthread_cond_destroy (&j->applied);
   pthread_mutex_destroy (&j->lock);
   free (j->pending);
   free (j->buf);
@@ -104,9 +107,11 @@ write_blocks (struct journal *j, uint64_t blocks)
   return 0;
 }
 
-/* Hands the entries of a batch their outcome: wakes journal_commit's
- * callers, and applies the deferred ones here (the lock dropped), so that
- * they are in place before the next batch is written. */
+/* Hands the entries of a batch their outcome.  journal_commit's callers
+ * are woken.  Deferred entries whose commit is durable join the ready
+ * list, for whichever thread applies them (journal_help): the leader is
+ * free to lead the next commit while they are written in place.  Those
+ * of a failed commit are told so here, the lock dropped. */
 static void
 finish_batch (struct journal *j, struct journal_entry *e, size_t n,
               uint64_t commit, int err)
@@ -114,7 +119,11 @@ finish_batch (struct journal *j, struct journal_entry *e, size_t n,
   for (size_t i = 0; i < n; i++) {
     struct journal_entry *next = e->next; /* apply may free e */
     e->commit = commit;
-    if (e->apply) {
+    if (e->apply && err == 0) {
+      e->next = NULL;
+      *j->ready_end = e;
+      j->ready_end = &e->next;
+    } else if (e->apply) {
       pthread_mutex_unlock (&j->lock);
       e->apply (e, err);
       pthread_mutex_lock (&j->lock);
@@ -125,6 +134,40 @@ finish_batch (struct journal *j, struct journal_entry *e, size_t n,
     e = next;
   }
   j->completed += n;
+  if (j->ready && j->apply_waiters > 0)
+    pthread_cond_broadcast (&j->applied); /* work for them */
+}
+
+size_t
+journal_apply_ready_locked (struct journal *j, size_t max)
+{
+  ASSERT_LOCKED (&j->lock);
+  size_t n;
+
+  for (n = 0; n < max && j->ready; n++) {
+    struct journal_entry *e = j->ready;
+    if ((j->ready = e->next) == NULL)
+      j->ready_end = &j->ready;
+    pthread_mutex_unlock (&j->lock);
+    e->apply (e, 0);
+    pthread_mutex_lock (&j->lock);
+  }
+  return n;
+}
+
+void
+journal_wait_applied_locked (struct journal *j,
+                             bool (*done) (struct journal *j, void *arg),
+                             void *arg)
+{
+  ASSERT_LOCKED (&j->lock);
+  while (!done (j, arg)) {
+    if (journal_apply_ready_locked (j, 1) > 0)
+      continue;
+    j->apply_waiters++;
+    pthread_cond_wait (&j->applied, &j->lock);
+    j->apply_waiters--;
+  }
 }
 
 /* The pending ring (struct journal): room for one more commit. */
@@ -188,7 +231,8 @@ note_commit_locked (struct journal *j, uint64_t start, uint64_t blocks,
 }
 
 /* Commits one batch as leader.  Called with the lock held and busy set;
- * drops the lock for I/O. */
+ * drops the lock for I/O.  Its deferred entries are left ready, not
+ * applied. */
 static void
 lead_commit (struct journal *j)
 {
@@ -250,6 +294,12 @@ completed_to (struct journal *j, void *arg)
   return j->completed >= *(uint64_t *)arg;
 }
 
+static bool
+applied_to (struct journal *j, void *arg)
+{
+  return applied_below_locked (j) >= *(uint64_t *)arg;
+}
+
 static void
 enqueue_locked (struct journal *j, struct journal_entry *e)
 {
@@ -297,9 +347,8 @@ journal_submit (struct journal *j, struct journal_entry *e)
   return 0;
 }
 
-/* Commits every entry submitted so far.  Called with the lock held. */
 void
-journal_commit_submitted_locked (struct journal *j)
+journal_commit_queued_locked (struct journal *j)
 {
   ASSERT_LOCKED (&j->lock);
   uint64_t target = j->submitted;
@@ -307,11 +356,39 @@ journal_commit_submitted_locked (struct journal *j)
   commit_until (j, completed_to, &target);
 }
 
+/* Commits every entry submitted so far and applies them, helped by
+ * whoever else applies.  Called with the lock held. */
+static void
+commit_and_apply_locked (struct journal *j)
+{
+  ASSERT_LOCKED (&j->lock);
+  uint64_t upto;
+
+  journal_commit_queued_locked (j);
+  upto = j->head;
+  journal_wait_applied_locked (j, applied_to, &upto);
+}
+
 void
 journal_commit_submitted (struct journal *j)
 {
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
-  journal_commit_submitted_locked (j);
+  commit_and_apply_locked (j);
+}
+
+void
+journal_commit_and_help (struct journal *j)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
+  journal_commit_queued_locked (j);
+  journal_apply_ready_locked (j, SIZE_MAX);
+}
+
+size_t
+journal_help (struct journal *j, size_t max)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
+  return journal_apply_ready_locked (j, max);
 }
 
 void
@@ -320,7 +397,7 @@ journal_kick (struct journal *j)
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
 
   if (!j->background)
-    journal_commit_submitted_locked (j);
+    commit_and_apply_locked (j);
   else if (!j->want_commit) {
     /* Every writer kicks while a commit runs: wake the thread once. */
     j->want_commit = true;
@@ -331,7 +408,7 @@ journal_kick (struct journal *j)
 void
 journal_applied (struct journal *j, uint64_t commit)
 {
-  size_t i;
+  size_t i, left = 0;
 
   pthread_mutex_lock (&j->lock);
   for (i = 0; i < j->pending_n && pending_at (j, i)->start != commit; i++)
@@ -339,10 +416,13 @@ journal_applied (struct journal *j, uint64_t commit)
   assert (i < j->pending_n && pending_at (j, i)->left > 0);
   pending_at (j, i)->left--;
   /* The oldest commits wholly applied leave: a flush may be waiting. */
-  for (; j->pending_n && pending_at (j, 0)->left == 0; j->pending_n--)
+  for (; j->pending_n && pending_at (j, 0)->left == 0; j->pending_n--, left++)
     j->pending_first = (j->pending_first + 1) % j->pending_cap;
-  if (--j->in_flight == 0 || i == 0)
-    pthread_cond_broadcast (&j->changed);
+  /* Waking nobody costs nothing, but waking a waiter for every record
+   * applied would cost a context switch each. */
+  if (--j->in_flight == 0 || left > 0)
+    if (j->apply_waiters > 0)
+      pthread_cond_broadcast (&j->applied);
   pthread_mutex_unlock (&j->lock);
 }
 
@@ -355,8 +435,7 @@ journal_flush (struct journal *j)
 
   pthread_mutex_lock (&j->lock);
   upto = j->head;
-  while (applied_below_locked (j) < upto)
-    pthread_cond_wait (&j->changed, &j->lock);
+  journal_wait_applied_locked (j, applied_to, &upto);
   changed = j->changed_to > j->marked_to;
   pthread_mutex_unlock (&j->lock);
   if (backing_sync (j->b) == -1)

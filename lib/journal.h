@@ -14,8 +14,17 @@
  *
  * Deferred entries (journal_submit) are queued without waiting: they go
  * with the next commit, whoever leads it (journal_commit_submitted, a
- * journal_commit, or the background thread after COMMIT_DELAY_MS), and
- * the leader applies them through their callback before it leads again.
+ * journal_commit, or the background thread after COMMIT_DELAY_MS).  Once
+ * it is durable they are "ready": any thread applies them through their
+ * callback (journal_help), so that the in-place writes of one commit are
+ * spread over the threads that have time, and the next commit's durable
+ * write goes on beside them rather than after.  Writers help after
+ * queueing their own, the background thread between commits, and every
+ * thread that waits for applies (a flush, a checkpoint's capture, a
+ * writer waiting for room or for a range) applies ready entries instead
+ * of sleeping while there are any: none waits for work that nobody does.
+ * Which thread applies an entry changes nothing on the disk: a deferred
+ * write holds its range until applied, so no two overlap.
  *
  * Flush (journal_flush): waits until every record committed before it is
  * applied, syncs the disk, then commits a flush mark naming the sequence
@@ -56,7 +65,8 @@
  *              journal_checkpoint_begin around the capture: at most one
  *              leader or capture at a time.
  *   in_flight  raised by note_commit_locked, lowered by journal_applied
- *              (which wakes a capture waiting for it to reach 0).
+ *              (which wakes a capture waiting for it to reach 0; the
+ *              capture applies ready entries itself meanwhile).
  *   waiting    while CKPT_COMPLETING, journal_make_room_locked and
  *              journal_checkpoint_end wait for "changed", and
  *              journal_checkpoint_begin waits for it to end and busy to
@@ -138,6 +148,15 @@ int journal_submit (struct journal *j, struct journal_entry *e);
 
 /* Commits and applies every entry submitted before the call. */
 void journal_commit_submitted (struct journal *j);
+
+/* Commits every entry submitted before the call (or waits for the commit
+ * under way to take them), then applies ready entries until none is
+ * left; other threads may still be applying some on return.  What a
+ * thread that must wait for room or for a range does first. */
+void journal_commit_and_help (struct journal *j);
+
+/* Applies at most MAX ready entries; returns how many. */
+size_t journal_help (struct journal *j, size_t max);
 
 /* The same, in the background thread if it runs (without waiting), here
  * otherwise. */

@@ -117,10 +117,11 @@ writeback_alloc (struct writeback *wb, size_t bytes, uint64_t *ticket)
   pthread_mutex_lock (&wb->lock);
   while (!room_locked (wb, bytes)) {
     /* Whatever fills the ring is queued, or about to be: a writer that
-     * queues while we wait sees us waiting (writeback_submitted). */
+     * queues while we wait sees us waiting (writeback_submitted).  Rather
+     * than sleep while it is committed and applied, do that work. */
     wb->waiting++;
     pthread_mutex_unlock (&wb->lock);
-    journal_kick (wb->j);
+    journal_commit_and_help (wb->j);
     pthread_mutex_lock (&wb->lock);
     if (!room_locked (wb, bytes))
       pthread_cond_wait (&wb->freed, &wb->lock);
