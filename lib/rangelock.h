@@ -11,6 +11,15 @@
  * wait calls BEFORE_WAIT first (it commits what is queued), and counts
  * itself in WAITING, which a deferred write reads once it is queued: one
  * of the two always sees the other.
+ *
+ * Finding conflicts.  A thousand deferred writes may hold ranges at once,
+ * and every acquire looked at each of them.  So a hold is also filed by
+ * the buckets of RANGELOCK_BUCKET_SECTORS it spans, in a table hashed by
+ * bucket number: one spanning at most RANGELOCK_LINKS buckets is linked
+ * into each of their lists, a wider one into the list of wide holds.  An
+ * acquire looks only at the lists of the buckets it spans and at the wide
+ * holds; one spanning more than RANGELOCK_SCAN_BUCKETS buckets (a trim of
+ * much of the disk) looks at every hold instead.
  */
 #ifndef NBD_INTEGRITY_RANGELOCK_H
 #define NBD_INTEGRITY_RANGELOCK_H
@@ -20,16 +29,33 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define RANGELOCK_BUCKET_SHIFT 8 /* 256 sectors a bucket */
+#define RANGELOCK_BUCKETS 4096   /* lists in the table */
+#define RANGELOCK_LINKS 2
+#define RANGELOCK_SCAN_BUCKETS 64
+
+struct range_hold;
+
+/* A hold's place in one list of the table, or in the wide holds. */
+struct range_link {
+  struct range_link *next, **pprev;
+  struct range_hold *hold;
+};
+
 struct range_hold {
   uint64_t start, end; /* sectors [start, end) */
   bool exclusive;
-  struct range_hold *next, **pprev; /* pprev: the pointer to this hold */
+  struct range_hold *next, **pprev; /* in held: every hold */
+  struct range_link links[RANGELOCK_LINKS];
+  unsigned nr_links;
 };
 
 struct rangelock {
-  pthread_mutex_t lock; /* protects held */
+  pthread_mutex_t lock; /* protects held, wide and buckets */
   pthread_cond_t released;
   struct range_hold *held;
+  struct range_link *wide;
+  struct range_link *buckets[RANGELOCK_BUCKETS];
   void (*before_wait) (void *opaque);
   void *opaque;
   atomic_uint waiting; /* acquires that found a conflict */
@@ -43,6 +69,11 @@ void rangelock_destroy (struct rangelock *rl);
 /* Blocks until [START, END) can be held, then holds it in HOLD. */
 void rangelock_acquire (struct rangelock *rl, struct range_hold *hold,
                         uint64_t start, uint64_t end, bool exclusive);
+
+/* Holds [START, END) in HOLD if nothing conflicts with it now; false,
+ * holding nothing, if something does. */
+bool rangelock_try_acquire (struct rangelock *rl, struct range_hold *hold,
+                            uint64_t start, uint64_t end, bool exclusive);
 
 void rangelock_release (struct rangelock *rl, struct range_hold *hold);
 

@@ -180,6 +180,97 @@ START_TEST (waiter_wakes_after_last_conflict)
 }
 END_TEST
 
+/* Conflicts, against a list checked one by one: holds of every width
+ * (one sector, within one or two buckets, wide, and wider than an
+ * acquire looks bucket by bucket), shared and exclusive, in places that
+ * share buckets of the table and places whose buckets collide in it,
+ * acquired and released at random. */
+#define MODEL_HOLDS 48
+#define MODEL_STEPS 20000
+
+static uint64_t
+model_random (uint64_t *state)
+{
+  *state ^= *state << 13;
+  *state ^= *state >> 7;
+  *state ^= *state << 17;
+  return *state;
+}
+
+/* A range of some width, near one of a few places: two close together,
+ * one a whole table of buckets further (the same lists), one far off. */
+static void
+model_range (uint64_t *state, uint64_t *start, uint64_t *end)
+{
+  static const uint64_t table = (uint64_t)RANGELOCK_BUCKETS
+                                << RANGELOCK_BUCKET_SHIFT;
+  static const uint64_t places[] = {0, 1000, table + 500, 7 * table + 3};
+  static const uint64_t widths[] = {
+      1, 7, 1u << RANGELOCK_BUCKET_SHIFT, 3u << RANGELOCK_BUCKET_SHIFT,
+      (RANGELOCK_SCAN_BUCKETS + 5) << RANGELOCK_BUCKET_SHIFT};
+  uint64_t r = model_random (state);
+
+  *start = places[r % 4] + (r >> 8) % 2000;
+  *end = *start + 1 + (r >> 24) % widths[(r >> 40) % 5];
+}
+
+static bool
+model_conflicts (const struct range_hold *holds, const bool *held,
+                 uint64_t start, uint64_t end, bool exclusive)
+{
+  for (size_t i = 0; i < MODEL_HOLDS; i++)
+    if (held[i] && holds[i].start < end && start < holds[i].end &&
+        (exclusive || holds[i].exclusive))
+      return true;
+  return false;
+}
+
+START_TEST (conflicts_match_a_model)
+{
+  static struct rangelock rl; /* its table is large for a stack */
+  struct range_hold holds[MODEL_HOLDS];
+  bool held[MODEL_HOLDS] = {false};
+  uint64_t state = 0x5eed + _i, start, end;
+  size_t granted = 0, refused = 0;
+
+  rangelock_init (&rl, NULL, NULL);
+  for (int step = 0; step < MODEL_STEPS; step++) {
+    size_t i = model_random (&state) % MODEL_HOLDS;
+    bool exclusive = model_random (&state) % 3 == 0, got, want;
+
+    if (held[i]) {
+      rangelock_release (&rl, &holds[i]);
+      held[i] = false;
+      continue;
+    }
+    model_range (&state, &start, &end);
+    want = !model_conflicts (holds, held, start, end, exclusive);
+    got = rangelock_try_acquire (&rl, &holds[i], start, end, exclusive);
+    ck_assert_msg (got == want, "step %d: [%lu, %lu) %s: %s, expected %s", step,
+                   (unsigned long)start, (unsigned long)end,
+                   exclusive ? "exclusive" : "shared",
+                   got ? "granted" : "refused", want ? "granted" : "refused");
+    if (got) {
+      ck_assert (rangelock_covers (&rl, start, end, exclusive));
+      held[i] = true;
+      granted++;
+    } else
+      refused++;
+  }
+  /* Both answers came up often, or the model proved little. */
+  ck_assert_uint_gt (granted, MODEL_STEPS / 10);
+  ck_assert_uint_gt (refused, MODEL_STEPS / 10);
+  for (size_t i = 0; i < MODEL_HOLDS; i++)
+    if (held[i])
+      rangelock_release (&rl, &holds[i]);
+  ck_assert_ptr_null (rl.held);
+  ck_assert_ptr_null (rl.wide);
+  for (size_t b = 0; b < RANGELOCK_BUCKETS; b++)
+    ck_assert_ptr_null (rl.buckets[b]);
+  rangelock_destroy (&rl);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -190,6 +281,7 @@ main (void)
   tcase_add_test (tc, release_newest_first);
   tcase_add_loop_test (tc, release_shuffled, 0, 20);
   tcase_add_test (tc, waiter_wakes_after_last_conflict);
+  tcase_add_loop_test (tc, conflicts_match_a_model, 0, 4);
   /* The waiter test waits up to 2 * BLOCKED_MS + 2 * WAKE_MS. */
   tcase_set_timeout (tc, 10);
   suite_add_tcase (s, tc);
