@@ -214,10 +214,6 @@ defer_write (struct disk *d, const uint8_t *buf, uint64_t sector, uint64_t n)
     return -1;
   }
   writeback_submitted (d->wb, rangelock_contended (&d->rl));
-  /* One write in place for one queued: the writes of a commit are spread
-   * over the writers, which the in-place writes would otherwise wait
-   * for one at a time in one thread. */
-  journal_help (d->j, 1);
   return 0;
 }
 

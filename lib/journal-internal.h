@@ -44,7 +44,7 @@ struct journal {
   unsigned apply_waiters;
   struct journal_entry *queue, **queue_end;
   /* Deferred entries whose commit is durable, oldest first, for any
-   * thread to apply (journal_help). */
+   * thread to apply (journal_apply_ready_locked). */
   struct journal_entry *ready, **ready_end;
   uint64_t submitted, completed; /* entries, counted in queue order */
   bool busy;                     /* a leader is committing (or capturing) */

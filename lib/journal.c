@@ -109,7 +109,7 @@ write_blocks (struct journal *j, uint64_t blocks)
 
 /* Hands the entries of a batch their outcome.  journal_commit's callers
  * are woken.  Deferred entries whose commit is durable join the ready
- * list, for whichever thread applies them (journal_help): the leader is
+ * list, for whichever thread applies them first: the leader is
  * free to lead the next commit while they are written in place.  Those
  * of a failed commit are told so here, the lock dropped. */
 static void
@@ -382,13 +382,6 @@ journal_commit_and_help (struct journal *j)
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
   journal_commit_queued_locked (j);
   journal_apply_ready_locked (j, SIZE_MAX);
-}
-
-size_t
-journal_help (struct journal *j, size_t max)
-{
-  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
-  return journal_apply_ready_locked (j, max);
 }
 
 void

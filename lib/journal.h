@@ -15,16 +15,17 @@
  * Deferred entries (journal_submit) are queued without waiting: they go
  * with the next commit, whoever leads it (journal_commit_submitted, a
  * journal_commit, or the background thread after COMMIT_DELAY_MS).  Once
- * it is durable they are "ready": any thread applies them through their
- * callback (journal_help), so that the in-place writes of one commit are
- * spread over the threads that have time, and the next commit's durable
- * write goes on beside them rather than after.  Writers help after
- * queueing their own, the background thread between commits, and every
- * thread that waits for applies (a flush, a checkpoint's capture, a
- * writer waiting for room or for a range) applies ready entries instead
- * of sleeping while there are any: none waits for work that nobody does.
- * Which thread applies an entry changes nothing on the disk: a deferred
- * write holds its range until applied, so no two overlap.
+ * it is durable they are "ready", and the next commit's durable write may
+ * go on while they are written in place.  The background thread applies
+ * them between commits, and every thread that waits for applies (a
+ * flush, a checkpoint's capture, a writer waiting for room or for a
+ * range) applies ready entries instead of sleeping while there are any:
+ * none waits for work that nobody does.  Writers that have no reason to
+ * wait do not help: their in-place writes then contend for the file's
+ * lock (in-process, 16 threads of random 4 KiB writes: 117,000 a second
+ * with one apply per write, 142,000 without).  Which thread
+ * applies an entry changes nothing on the disk: a deferred write holds
+ * its range until applied, so no two overlap.
  *
  * Flush (journal_flush): waits until every record committed before it is
  * applied, syncs the disk, then commits a flush mark naming the sequence
@@ -154,9 +155,6 @@ void journal_commit_submitted (struct journal *j);
  * left; other threads may still be applying some on return.  What a
  * thread that must wait for room or for a range does first. */
 void journal_commit_and_help (struct journal *j);
-
-/* Applies at most MAX ready entries; returns how many. */
-size_t journal_help (struct journal *j, size_t max);
 
 /* The same, in the background thread if it runs (without waiting), here
  * otherwise. */

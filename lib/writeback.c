@@ -36,7 +36,10 @@ struct writeback {
   uint64_t first, next; /* allocation numbers: oldest live, next */
   struct slot slots[MAX_ENTRIES];
   unsigned waiting; /* writers waiting for room */
-  int err;          /* of a failed deferred write; 0 if none */
+  /* Copies queued since the journal was last asked to commit: what its
+   * next commit takes. */
+  uint64_t unkicked_bytes, unkicked_entries;
+  int err; /* of a failed deferred write; 0 if none */
 };
 
 struct writeback *
@@ -129,6 +132,8 @@ writeback_alloc (struct writeback *wb, size_t bytes, uint64_t *ticket)
     wb->waiting--;
   }
   *ticket = wb->next++;
+  wb->unkicked_bytes += bytes;
+  wb->unkicked_entries++;
   slot = &wb->slots[*ticket % MAX_ENTRIES];
   slot->start = start_for (wb, bytes);
   slot->freed = false;
@@ -158,9 +163,16 @@ writeback_submitted (struct writeback *wb, bool contended)
 {
   bool commit;
 
+  /* Counted since the last kick, not as the ring's use: the ring stays
+   * half full while a commit's writes are applied, and a kick at every
+   * write meanwhile made commits of a few writes each (4,955 commits for
+   * 100,000 random 4 KiB writes, against 154 when they are counted). */
   pthread_mutex_lock (&wb->lock);
-  commit = contended || wb->waiting > 0 || used_locked (wb) >= wb->budget / 2 ||
-           wb->next - wb->first >= MAX_ENTRIES / 2;
+  commit = contended || wb->waiting > 0 ||
+           wb->unkicked_bytes >= wb->budget / 2 ||
+           wb->unkicked_entries >= MAX_ENTRIES / 2;
+  if (commit)
+    wb->unkicked_bytes = wb->unkicked_entries = 0;
   pthread_mutex_unlock (&wb->lock);
   if (commit)
     journal_kick (wb->j);
