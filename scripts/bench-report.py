@@ -4,15 +4,22 @@
     /usr/bin/python3 scripts/bench-report.py RESULTS_DIR
 
 RESULTS_DIR holds what scripts/bench recorded: meta.json, configs.jsonl
-(one line per server: its name, mode, hash and peak RSS), jobs.jsonl (one
-line per fio job: its fio JSON and the server's write counters before and
-after) and the fio JSON files.  This writes results.json and table.txt,
-prints the table, and plots ratios.png with gnuplot when it is installed.
+(one line per server and round: its name, mode, hash and peak RSS),
+jobs.jsonl (one line per fio job: its round, its fio JSON and the
+server's write counters before and after) and the fio JSON files.  This
+writes results.json and table.txt, prints the table, and plots ratios.png
+with gnuplot when it is installed.
+
+With several rounds, each job's ratios are to the baseline of its own
+round (run minutes apart, not an hour), and each configuration and
+workload is reported by its round of median throughput ratio, with the
+range of the ratios over the rounds.
 """
 
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 
@@ -35,7 +42,11 @@ FIELDS = {
                           "(they also count its status file)",
     "server_bytes_written, server_flushes": "the plugin's own count of "
                                             "the client's requests",
-    "peak_rss_kib": "VmHWM of the server, read just before stopping it",
+    "peak_rss_kib": "VmHWM of the server, read just before stopping it "
+                    "(the highest of the rounds)",
+    "round": "the round reported: of median value_ratio over the rounds",
+    "round_value_ratios, round_p99_ratios": "value_ratio and p99_ratio "
+                                            "of every round, in order",
     "hash_share": "for sequential workloads with a cryptographic hash: "
                   "value / (cpus x one core's tag speed with that hash, "
                   "meta hash_mb_s_per_core): how much of what the cores "
@@ -117,10 +128,38 @@ def hash_share(meta, hash_name, row):
     return ratio(row["value"], meta["cpus"] * speed)
 
 
+def merge_rounds(configs):
+    """One entry per configuration, in order: the highest peak RSS of its
+    rounds, and the in-process figure of the round that has one."""
+    merged = {}
+    for c in configs:
+        m = merged.setdefault(c["name"], dict(c))
+        m.pop("round", None)
+        m["peak_rss_kib"] = max(m["peak_rss_kib"], c["peak_rss_kib"])
+        if c.get("inprocess_read_mb_s") is not None:
+            m["inprocess_read_mb_s"] = c["inprocess_read_mb_s"]
+    return list(merged.values())
+
+
+def median_round(rows):
+    """The configuration's and workload's rows of every round, reduced to
+    the row of median value_ratio (the lower middle one of an even
+    number), with every round's ratios beside it."""
+    by_ratio = sorted(rows, key=lambda r: (r["value_ratio"] is None,
+                                           r["value_ratio"] or 0))
+    row = dict(by_ratio[(len(by_ratio) - 1) // 2])
+    ordered = sorted(rows, key=lambda r: r["round"])
+    row["round_value_ratios"] = [r["value_ratio"] for r in ordered]
+    row["round_p99_ratios"] = [r["p99_ratio"] for r in ordered]
+    p99s = [r for r in row["round_p99_ratios"] if r is not None]
+    row["p99_ratio"] = statistics.median(p99s) if p99s else None
+    return row
+
+
 def build_results(outdir):
     with open(os.path.join(outdir, "meta.json")) as f:
         meta = json.load(f)
-    configs = load_jsonl(os.path.join(outdir, "configs.jsonl"))
+    configs = merge_rounds(load_jsonl(os.path.join(outdir, "configs.jsonl")))
     jobs = load_jsonl(os.path.join(outdir, "jobs.jsonl"))
     kinds = {c["name"]: c["kind"] for c in configs}
     hashes = {c["name"]: c.get("hash") for c in configs}
@@ -128,7 +167,8 @@ def build_results(outdir):
 
     rows = []
     for job in jobs:
-        row = {"config": job["config"], "workload": job["workload"],
+        row = {"config": job["config"], "round": job.get("round", 1),
+               "workload": job["workload"],
                "unit": job["unit"], "section": job["section"],
                "fio_json": job["fio"]}
         row.update(fio_figures(os.path.join(outdir, job["fio"]),
@@ -139,30 +179,47 @@ def build_results(outdir):
         row["peak_rss_kib"] = rss[job["config"]]
         rows.append(row)
 
-    # Ratios to the baseline's same workload.
-    base = {r["workload"]: r for r in rows if r["config"] == BASELINE}
+    # Ratios to the baseline's same workload in the same round.
+    base = {(r["round"], r["workload"]): r for r in rows
+            if r["config"] == BASELINE}
     for r in rows:
-        b = base.get(r["workload"], {})
+        b = base.get((r["round"], r["workload"]), {})
         r["value_ratio"] = ratio(r["value"], b.get("value"))
         r["p99_ratio"] = ratio(r["p99_ms"], b.get("p99_ms"))
         # Lower is better for latency: ratios above 1 are slower.
         r["hash_share"] = hash_share(meta, hashes.get(r["config"]), r)
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["config"], r["workload"]), []).append(r)
+    every_round = rows
+    rows = [median_round(g) for g in groups.values()]
     meta["workloads"] = meta["workloads"].split(",")
     names = [c["name"] for c in configs]
     rows.sort(key=lambda r: (meta["workloads"].index(r["workload"]),
                              names.index(r["config"])))
+    every_round.sort(key=lambda r: (r["round"],
+                                    meta["workloads"].index(r["workload"]),
+                                    names.index(r["config"])))
     return {"meta": meta, "fields": FIELDS, "configs": configs,
-            "results": rows}
+            "results": rows, "every_round": every_round}
 
 
 def fmt(value, spec, missing="-"):
     return missing if value is None else format(value, spec)
 
 
+def ratio_range(r):
+    """min-max of a row's throughput ratios over the rounds, or "-"."""
+    ratios = [x for x in r.get("round_value_ratios", []) if x is not None]
+    if len(ratios) < 2 or r["config"] == BASELINE:
+        return "-"
+    return "%.2f-%.2f" % (min(ratios), max(ratios))
+
+
 def table(results):
-    head = ("%-22s %-18s %16s %7s %9s %7s %6s %8s"
-            % ("workload", "config", "throughput", "x base", "p99 ms",
-               "x base", "WA", "RSS MiB"))
+    head = ("%-22s %-18s %16s %7s %10s %9s %7s %6s %8s"
+            % ("workload", "config", "throughput", "x base", "range",
+               "p99 ms", "x base", "WA", "RSS MiB"))
     lines = [head, "-" * len(head)]
     last = None
     for r in results["results"]:
@@ -170,10 +227,11 @@ def table(results):
             lines.append("")
         last = r["workload"]
         wa = r["write_amplification"] if r["client_bytes_written"] else None
-        lines.append("%-22s %-18s %16s %7s %9s %7s %6s %8s" % (
+        lines.append("%-22s %-18s %16s %7s %10s %9s %7s %6s %8s" % (
             r["workload"], r["config"],
             "%.1f %s" % (r["value"], r["unit"]),
-            fmt(r["value_ratio"], ".2f"), fmt(r["p99_ms"], ".3f"),
+            fmt(r["value_ratio"], ".2f"), ratio_range(r),
+            fmt(r["p99_ms"], ".3f"),
             fmt(r["p99_ratio"], ".2f"), fmt(wa, ".2f"),
             fmt(r["peak_rss_kib"] / 1024, ".1f")))
     meta = results["meta"]
@@ -181,6 +239,10 @@ def table(results):
         "",
         "throughput: MB/s = 10^6 bytes/s; x base: ratio to the baseline "
         "(nbdkit file) on the same workload; higher is better",
+        "rounds: %d; each ratio is to the baseline of the same round; "
+        "shown: the round of median ratio; range: lowest-highest ratio "
+        "of the rounds; p99 x base: the median of the rounds'"
+        % meta.get("rounds", 1),
         "p99 ms: 99th percentile completion latency (fio clat; reads and "
         "writes together for rand-rw, writes only for -flush32: flush p99 "
         "in results.json); x base: lower is better",
