@@ -8,8 +8,12 @@
  * spells out a key's choices (B<tls=off>|B<on>|B<require>) they are the
  * table's; and that the keys checked by the plugin's validator name its
  * parameters, every one of them but status=, which serve sets itself.
+ * And that the configuration fuzzer's dictionary (tests/fuzz/config.dict),
+ * which claims every key, has each: a key it lacks is one the fuzzer
+ * seldom spells.
  *
- * Usage: test-config-doc PATH-OF-nbd-integrity.8.pod (meson passes it).
+ * Usage: test-config-doc PATH-OF-nbd-integrity.8.pod PATH-OF-config.dict
+ * (meson passes them).
  */
 #include <check.h>
 #include <stdio.h>
@@ -24,8 +28,8 @@
 
 #define KEY_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-"
 
-/* The man page, read by main before the tests fork. */
-static char *pod;
+/* The man page and the dictionary, read by main before the tests fork. */
+static char *pod, *dict;
 
 /* The text of TEXT from HEADING's line to the next heading of LEVEL or
  * =head1, or NULL. */
@@ -204,6 +208,22 @@ START_TEST (plugin_params_are_keys)
 }
 END_TEST
 
+START_TEST (fuzz_dictionary_has_every_key)
+{
+  g_autoptr (GString) missing = g_string_new (NULL);
+
+  for (size_t i = 0; i < nr_config_keys; i++) {
+    g_autofree char *entry =
+        g_strdup_printf ("\n\"%s\"\n", config_keys[i].name);
+    if (strstr (dict, entry) == NULL &&
+        strstr (missing->str, entry + 1) == NULL)
+      g_string_append (missing, entry + 1);
+  }
+  ck_assert_msg (missing->len == 0,
+                 "tests/fuzz/config.dict lacks these keys:\n%s", missing->str);
+}
+END_TEST
+
 int
 main (int argc, char **argv)
 {
@@ -211,13 +231,15 @@ main (int argc, char **argv)
   TCase *tc = tcase_create ("config-doc");
   g_autoptr (GError) err = NULL;
 
-  if (argc != 2 || !g_file_get_contents (argv[1], &pod, NULL, &err)) {
-    fprintf (stderr, "usage: %s nbd-integrity.8.pod%s%s\n", argv[0],
+  if (argc != 3 || !g_file_get_contents (argv[1], &pod, NULL, &err) ||
+      !g_file_get_contents (argv[2], &dict, NULL, &err)) {
+    fprintf (stderr, "usage: %s nbd-integrity.8.pod config.dict%s%s\n", argv[0],
              err ? ": " : "", err ? err->message : "");
     return EXIT_FAILURE;
   }
   tcase_add_test (tc, man_page_lists_the_table);
   tcase_add_test (tc, plugin_params_are_keys);
+  tcase_add_test (tc, fuzz_dictionary_has_every_key);
   suite_add_tcase (s, tc);
   return run_suite (s);
 }
