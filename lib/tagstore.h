@@ -64,4 +64,7 @@ void tagstore_end_snapshot (struct tagstore *ts, struct tag_snapshot *snap,
  * since dirty blocks cannot be evicted. */
 bool tagstore_needs_writeback (struct tagstore *ts);
 
+/* Tag blocks in memory now (for tests and counters). */
+uint64_t tagstore_loaded_blocks (struct tagstore *ts);
+
 #endif
