@@ -8,6 +8,7 @@
 
 #include "journal-internal.h"
 #include "report.h"
+#include "thread.h"
 
 uint32_t
 journal_sectors_max (unsigned tag_size)
@@ -54,7 +55,7 @@ journal_start_background (struct journal *j)
 
   if (j->background)
     return 0;
-  err = pthread_create (&j->thread, NULL, journal_background_thread, j);
+  err = thread_start (&j->thread, journal_background_thread, j);
   if (err) {
     errno = err;
     ni_error_set ("%s: cannot start the checkpoint thread: %m", j->b->name);

@@ -11,6 +11,7 @@
 #include "publisher.h"
 #include "report.h"
 #include "status.h"
+#include "thread.h"
 
 struct publisher {
   struct disk *d;
@@ -168,7 +169,7 @@ publisher_start (struct disk *d, const char *path)
     publisher_free (p);
     return NULL;
   }
-  err = pthread_create (&p->thread, NULL, run, p);
+  err = thread_start (&p->thread, run, p);
   if (err) {
     errno = err;
     ni_error_set ("%s: cannot start the status thread: %m", path);
