@@ -81,6 +81,47 @@ atexit.register(_kill_all)
 SANITIZER = os.environ.get("NBD_INTEGRITY_SANITIZER")
 
 
+def alive(pid):
+    """Whether process PID runs (a zombie has exited: its parent has not
+    reaped it yet)."""
+    try:
+        os.kill(pid, 0)
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+
+
+# gcc 12's ThreadSanitizer runtime now and then loses a signal that
+# reaches nbdkit while its main thread is inside the runtime: nbdkit's
+# handler never runs (its quit pipe stays empty, TSan holds nothing
+# pending) and nbdkit serves on.  Seen in about 1 of 300 starts and
+# stops of nbdkit with the plugin under TSan, in none of 2,100 without
+# it.  A second SIGTERM has stopped every one.  Under TSan only,
+# terminate sends SIGTERM again, as an administrator would.
+TSAN_RESEND_SECONDS = 5.0
+
+
+def terminate(pid, exited, timeout=STOP_TIMEOUT):
+    """Sends SIGTERM to PID and waits up to TIMEOUT s for EXITED() to
+    be true (under TSan sending it again every TSAN_RESEND_SECONDS);
+    returns whether it came true."""
+    os.kill(pid, signal.SIGTERM)
+    start = time.monotonic()
+    resend = start + TSAN_RESEND_SECONDS
+    while time.monotonic() - start < timeout:
+        if exited():
+            return True
+        if SANITIZER == "tsan" and time.monotonic() >= resend:
+            print("pid %d still running %.0f s after SIGTERM: sent again "
+                  "(ThreadSanitizer loses one now and then)"
+                  % (pid, time.monotonic() - start), file=sys.stderr)
+            os.kill(pid, signal.SIGTERM)
+            resend += TSAN_RESEND_SECONDS
+        time.sleep(0.02)
+    return exited()
+
+
 def passed_env():
     """What a launcher that passes no environment on (systemd-socket-
     activate) must pass: PATH, to find that nbdkit, and the options of
@@ -192,10 +233,8 @@ class Server:
         self._drop_handles()
         if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
+        proc = self.proc
+        if not terminate(proc.pid, lambda: proc.poll() is not None):
             self.kill()
             raise Failure("nbdkit did not exit %d s after SIGTERM; log:\n%s"
                           % (STOP_TIMEOUT, self.log()))

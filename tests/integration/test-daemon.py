@@ -98,15 +98,8 @@ def main(t):
             check(rss < 128 * 1024,
                   "%d KiB resident: whole stacks locked?" % rss)
         h.shutdown()
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
+        if not helpers.terminate(pid, lambda: not helpers.alive(pid),
+                                 timeout=30):
             raise helpers.Failure("daemonized nbdkit did not exit on SIGTERM")
     finally:
         try:

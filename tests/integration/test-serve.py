@@ -87,16 +87,6 @@ def read_status(path):
     return out
 
 
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie has exited: the supervisor has not reaped it yet.
-    with open("/proc/%d/stat" % pid) as f:
-        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def serving_pid(t, name, not_pid=None):
     """The pid of export NAME's nbdkit once it serves (and is not
     NOT_PID), from its status file; None until then."""
@@ -104,7 +94,7 @@ def serving_pid(t, name, not_pid=None):
     if st.get("state") != "serving":
         return None
     pid = int(st["pid"])
-    return pid if pid != not_pid and alive(pid) else None
+    return pid if pid != not_pid and helpers.alive(pid) else None
 
 
 def connect(t, name):
@@ -209,11 +199,13 @@ def check_stop(t, sup, handles, pids, disks):
     for h in handles.values():
         h.shutdown()
     handles.clear()
-    sup.proc.send_signal(signal.SIGTERM)
-    wait_for("d1 and d2 to stop",
-             lambda: not alive(pids["d1"]) and not alive(pids["d2"]))
+    # serve passes SIGTERM on to every nbdkit.
+    check(helpers.terminate(sup.proc.pid,
+                            lambda: not helpers.alive(pids["d1"])
+                            and not helpers.alive(pids["d2"]), WAIT),
+          "d1 and d2 did not stop after SIGTERM")
     time.sleep(1)
-    check(sup.running() and alive(pids["d0"]),
+    check(sup.running() and helpers.alive(pids["d0"]),
           "d0's nbdkit stopped under a connected client")
     # Meanwhile nbdkit answers its requests with ESHUTDOWN.
     try:
@@ -229,7 +221,8 @@ def check_stop(t, sup, handles, pids, disks):
                               + sup.log())
     check_eq(rc, 0, "serve's exit status after SIGTERM")
     for name, disk in zip(EXPORTS, disks):
-        check(not alive(pids[name]), "%s's nbdkit outlived serve" % name)
+        check(not helpers.alive(pids[name]),
+              "%s's nbdkit outlived serve" % name)
         check_eq(read_status(t.path("status/%s.status" % name))["state"],
                  "closed", name + "'s status file")
         check_eq(t.dump(disk)["state"], "clean", name + "'s disk")
@@ -475,8 +468,9 @@ def check_socket_activated(t):
         h.flush()
         check_same(h.pread(SECTOR, 7 * SECTOR), data, "socket-activated")
         h.shutdown()
-        proc.send_signal(signal.SIGTERM)
-        check_eq(proc.wait(timeout=WAIT), 0, "socket-activated exit status")
+        check(helpers.terminate(proc.pid, lambda: proc.poll() is not None,
+                                WAIT), "socket-activated nbdkit did not exit")
+        check_eq(proc.returncode, 0, "socket-activated exit status")
     finally:
         if proc.poll() is None:
             proc.kill()
