@@ -169,6 +169,17 @@ slot (const struct tagstore *ts, uint64_t i)
   return &ts->slabs[i / SLAB_BLOCKS][i % SLAB_BLOCKS];
 }
 
+/* TB, evicted, failed to load or never used, onto the free list. */
+static void
+give_back_locked (struct tagstore *ts, struct tagblock *tb)
+{
+  ASSERT_LOCKED (&ts->lock);
+  tb->idx = NO_BLOCK;
+  tb->loading = false;
+  tb->next = ts->free;
+  ts->free = tb;
+}
+
 /* A slab more for the free list.  -1 with errno if there is no memory. */
 static int
 grow_locked (struct tagstore *ts)
@@ -187,12 +198,8 @@ grow_locked (struct tagstore *ts)
   slab = malloc (SLAB_BLOCKS * sizeof *slab);
   if (slab == NULL)
     return -1;
-  for (size_t i = 0; i < SLAB_BLOCKS; i++) {
-    slab[i].idx = NO_BLOCK;
-    slab[i].loading = false;
-    slab[i].next = ts->free;
-    ts->free = &slab[i];
-  }
+  for (size_t i = 0; i < SLAB_BLOCKS; i++)
+    give_back_locked (ts, &slab[i]);
   ts->slabs[ts->nr_slabs++] = slab;
   return 0;
 }
@@ -219,9 +226,7 @@ evict_locked (struct tagstore *ts, const struct tagblock *keep)
       continue;
     }
     unhash_locked (ts, tb);
-    tb->idx = NO_BLOCK;
-    tb->next = ts->free;
-    ts->free = tb;
+    give_back_locked (ts, tb);
     ts->nr_loaded--;
   }
 }
@@ -243,16 +248,6 @@ take_free_locked (struct tagstore *ts, uint64_t idx)
   tb->dirty = tb->pinned = tb->referenced = false;
   tb->next = tb->next_dirty = NULL;
   return tb;
-}
-
-static void
-give_back_locked (struct tagstore *ts, struct tagblock *tb)
-{
-  ASSERT_LOCKED (&ts->lock);
-  tb->idx = NO_BLOCK;
-  tb->loading = false;
-  tb->next = ts->free;
-  ts->free = tb;
 }
 
 /* Returns tag block IDX, loading it if needed.  Called and returns with
