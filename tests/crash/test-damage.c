@@ -516,11 +516,11 @@ config_of (int i)
 static unsigned
 chosen_configs (void)
 {
-  const char *list = getenv ("DAMAGE_CONFIG");
+  const char *env = getenv ("DAMAGE_CONFIG"), *list = env;
   unsigned chosen = 0;
   char *end;
 
-  if (list == NULL)
+  if (env == NULL)
     return 0xffff;
   do {
     long i = strtol (list, &end, 10);
@@ -528,7 +528,7 @@ chosen_configs (void)
       fprintf (stderr,
                "DAMAGE_CONFIG=%s: give numbers from 0 to 15, "
                "separated by commas\n",
-               getenv ("DAMAGE_CONFIG"));
+               env);
       exit (EXIT_FAILURE);
     }
     chosen |= 1u << i;
