@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 static inline void
 le16_put (uint8_t *p, uint16_t v)
@@ -62,15 +63,14 @@ le64_get (const uint8_t *p)
   return le_get (p, 8);
 }
 
-/* True if the LEN bytes at P are all zero. */
+/* True if the LEN bytes at P are all zero.  Each byte equal to the next
+ * and the first zero: memcmp compares many bytes a step, and stops at the
+ * first that differs, where a loop over the bytes took recovery seconds
+ * on a full journal. */
 static inline bool
 all_zero (const uint8_t *p, size_t len)
 {
-  uint8_t any = 0;
-
-  for (size_t i = 0; i < len; i++)
-    any |= p[i];
-  return any == 0;
+  return len == 0 || (p[0] == 0 && memcmp (p, p + 1, len - 1) == 0);
 }
 
 #endif
