@@ -87,6 +87,12 @@ file_punch (struct backing *b, uint64_t off, uint64_t len)
 }
 
 static void
+file_prefetch (struct backing *b, uint64_t off, uint64_t len)
+{
+  (void)posix_fadvise (file_fd (b), off, len, POSIX_FADV_WILLNEED);
+}
+
+static void
 file_close (struct backing *b)
 {
   close (file_fd (b));
@@ -97,6 +103,7 @@ static const struct backing_ops file_ops = {
     .pwrite = file_pwrite,
     .sync = file_sync,
     .punch = file_punch,
+    .prefetch = file_prefetch,
     .close = file_close,
 };
 
@@ -244,6 +251,13 @@ backing_punch (struct backing *b, uint64_t off, uint64_t len)
   else if (errno == EOPNOTSUPP)
     atomic_store (&b->punch, BACKING_PUNCH_UNSUPPORTED);
   return r;
+}
+
+void
+backing_prefetch (struct backing *b, uint64_t off, uint64_t len)
+{
+  if (b->ops->prefetch)
+    b->ops->prefetch (b, off, len);
 }
 
 bool

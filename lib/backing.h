@@ -26,6 +26,8 @@ struct backing_ops {
   int (*sync) (struct backing *b);
   /* Deallocates and zeroes a range; -1 with EOPNOTSUPP if it cannot. */
   int (*punch) (struct backing *b, uint64_t off, uint64_t len);
+  /* Starts reading a range that is read soon; may be NULL. */
+  void (*prefetch) (struct backing *b, uint64_t off, uint64_t len);
   void (*close) (struct backing *b);
 };
 
@@ -74,6 +76,11 @@ int backing_zero (struct backing *b, uint64_t off, uint64_t len);
 
 /* Writes zeroes over a range, so that it is allocated on the disk. */
 int backing_write_zeroes (struct backing *b, uint64_t off, uint64_t len);
+
+/* Starts reading [OFF, OFF+LEN), which is read soon, without waiting:
+ * many reads asked for at once keep a disk's queue full.  A hint that
+ * cannot be taken changes nothing but speed, so none fails. */
+void backing_prefetch (struct backing *b, uint64_t off, uint64_t len);
 
 void backing_close (struct backing *b);
 

@@ -292,8 +292,8 @@ disk_open_backing (struct backing *b, const struct disk_options *opts)
   }
   /* Recovery mode serves the disk as it is: nothing replayed. */
   if (d->mode != DISK_MODE_RECOVERY &&
-      recovery_run (d->b, &d->sb, d->h, d->ts, &d->recovery, opts->recovered,
-                    opts->opaque) == -1)
+      recovery_run (d->b, &d->sb, d->h, d->ts, opts->read_flushed, &d->recovery,
+                    opts->recovered, opts->opaque) == -1)
     goto err;
   if (d->writable && start_writing (d, opts) == -1)
     goto err;

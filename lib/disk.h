@@ -75,6 +75,10 @@ struct disk_options {
   size_t write_buffer_bytes;
   bool write_through;
   /* 0 for the default */
+  /* Recovery reads the data of flushed records too, to report those
+   * damaged since (nbd-integrity recover); otherwise they fail when read,
+   * as damage to any sector does. */
+  bool read_flushed;
   /* Called for each journaled sector during recovery; may be NULL. */
   recovery_sector_fn recovered;
   void *opaque;

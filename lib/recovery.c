@@ -1,12 +1,13 @@
 /* Recovery: see recovery.h.
  *
  * The journal is read into one array of entries, one for each sector of
- * each record (its sector, journal order, tag, whether it is flushed),
- * sorted by sector and then by journal order, so each journaled sector's
- * data is read and decided once however often it was written.  In full
- * mode, a record not flushed whose data the journal holds whole is
- * written home as the scan meets it, in journal order, before anything
- * is decided; a flushed record's data is in place already.
+ * each record (its sector, tag, whether it is flushed), in journal order,
+ * then sorted by sector (sort.h: stably, so a sector's entries stay in
+ * journal order), so each journaled sector is decided once however
+ * often it was written.  In full mode, a record not flushed whose data
+ * the journal holds whole is written home as the scan meets it, in
+ * journal order, before anything is decided; a flushed record's data is
+ * in place already.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,10 +18,10 @@
 #include "le.h"
 #include "recovery.h"
 #include "report.h"
+#include "sort.h"
 
 struct entry {
   uint64_t sector;
-  uint64_t order;
   bool flushed; /* its record is below the newest flush mark */
   /* Full mode: its record counts (a trim or zero, flushed, or held whole
    * by the journal); one that does not is skipped whole. */
@@ -97,7 +98,7 @@ collect_record (struct collected *c, uint64_t seq,
   for (uint32_t i = 0; i < rec->count; i++) {
     struct entry *e = &c->entries[c->n];
     e->sector = rec->sector + i;
-    e->order = c->n++;
+    c->n++;
     e->flushed = seq < c->js->flushed_to;
     e->applies = applies;
     e->journaled_at = rec->kind == JREC_DATA ? journaled_at (c->sb, rec, i) : 0;
@@ -108,16 +109,6 @@ collect_record (struct collected *c, uint64_t seq,
   }
   c->records++;
   return 0;
-}
-
-static int
-by_sector_then_order (const void *a, const void *b)
-{
-  const struct entry *x = a, *y = b;
-
-  if (x->sector != y->sector)
-    return x->sector < y->sector ? -1 : 1;
-  return x->order < y->order ? -1 : x->order > y->order;
 }
 
 /* What deciding a sector needs, and what it knows of the sector. */
@@ -310,26 +301,131 @@ count_decision (struct recovery_report *report, enum recovery_decision d)
     report->neither++;
 }
 
+/* Distinct sectors whose data recovery asks for before it reads it: the
+ * reads are random, one sector each, and one at a time they would leave
+ * all but one of a disk's queue idle (4.3 s against 3.0 s, 32,768
+ * sectors read after a crash with a full journal). */
+#define READ_AHEAD_SECTORS 128
+
+/* How decide_all goes through the entries of C, sorted by sector. */
+struct reading {
+  const struct collected *c;
+  uint32_t mode; /* enum sb_mode */
+  bool read_flushed;
+  size_t ahead;  /* the first entry whose data is not asked for */
+  size_t asked;  /* sectors asked for and not yet read */
+  uint64_t read; /* sectors read */
+};
+
+/* The index of the first entry of C after I's sector. */
+static size_t
+next_sector (const struct collected *c, size_t i)
+{
+  size_t j = i + 1;
+
+  while (j < c->n && c->entries[j].sector == c->entries[i].sector)
+    j++;
+  return j;
+}
+
+/* Does deciding the sector whose entries end before J read its data?
+ * Not in tags mode when its newest record was flushed (unless
+ * read_flushed): its data is known to be in place, and its tag is kept. */
+static bool
+must_read (const struct reading *rd, size_t j)
+{
+  return rd->mode == MODE_FULL || rd->read_flushed ||
+         !rd->c->entries[j - 1].flushed;
+}
+
+/* Asks for the data of the sectors to be read from rd->ahead on, until
+ * READ_AHEAD_SECTORS are asked for and not yet read. */
+static void
+read_ahead (const struct sector_seen *s, struct reading *rd)
+{
+  while (rd->ahead < rd->c->n && rd->asked < READ_AHEAD_SECTORS) {
+    size_t next = next_sector (rd->c, rd->ahead);
+
+    if (must_read (rd, next)) {
+      backing_prefetch (
+          s->b, sb_data_offset (s->sb, rd->c->entries[rd->ahead].sector),
+          s->sb->sector_size);
+      rd->asked++;
+    }
+    rd->ahead = next;
+  }
+}
+
+/* Decides S, the sector of the entries [I, J). */
+static int
+decide_sector (struct sector_seen *s, struct reading *rd, size_t i, size_t j,
+               enum recovery_decision *d)
+{
+  const struct entry *e = &rd->c->entries[i];
+
+  if (!must_read (rd, j)) {
+    /* In place since its flush, as any sector of the last checkpoint
+     * is: damaged since, it fails when read. */
+    *d = RECOVERY_NEW;
+    return tagstore_set (s->ts, s->sector, 1, e[j - i - 1].tag);
+  }
+  read_ahead (s, rd);
+  rd->asked--;
+  if (look_at_sector (s) == -1)
+    return -1;
+  rd->read++;
+  return rd->mode == MODE_FULL ? decide_full_sector (s, e, j - i, d)
+                               : decide_tags_sector (s, e, j - i, d);
+}
+
+/* Sorts C's entries by sector, and those of a sector by journal order:
+ * their keys, then the entries themselves, so that deciding reads them
+ * in order. */
+static int
+sort_entries (struct collected *c)
+{
+  struct sort_pair *pairs = malloc ((c->n + 1) * 2 * sizeof *pairs), *sorted;
+  struct entry *e = malloc ((c->n + 1) * sizeof *e);
+
+  if (pairs == NULL || e == NULL) {
+    free (pairs);
+    free (e);
+    return -1;
+  }
+  for (size_t i = 0; i < c->n; i++)
+    pairs[i] = (struct sort_pair){c->entries[i].sector, i};
+  sorted = sort_pairs (pairs, pairs + c->n, c->n);
+  for (size_t i = 0; i < c->n; i++)
+    e[i] = c->entries[sorted[i].value];
+  free (pairs);
+  free (c->entries);
+  c->entries = e;
+  c->cap = c->n + 1;
+  return 0;
+}
+
 /* Decides every journaled sector, in MODE (enum sb_mode). */
 static int
-decide_all (struct sector_seen *s, uint32_t mode, struct collected *c,
-            struct recovery_report *report, recovery_sector_fn fn, void *opaque)
+decide_all (struct sector_seen *s, uint32_t mode, bool read_flushed,
+            struct collected *c, struct recovery_report *report,
+            recovery_sector_fn fn, void *opaque)
 {
-  if (c->n > 0) /* an empty journal has no array: qsort wants one */
-    qsort (c->entries, c->n, sizeof *c->entries, by_sector_then_order);
+  struct reading rd = {.c = c, .mode = mode, .read_flushed = read_flushed};
+
+  if (sort_entries (c) == -1) {
+    ni_error_set ("%s: recovery: out of memory for %zu journal entries",
+                  s->b->name, c->n);
+    return -1;
+  }
   for (size_t i = 0, j; i < c->n; i = j) {
     enum recovery_decision d;
 
-    for (j = i + 1; j < c->n && c->entries[j].sector == c->entries[i].sector;
-         j++)
-      ;
+    j = next_sector (c, i);
     s->sector = c->entries[i].sector;
-    if (look_at_sector (s) == -1 ||
-        (mode == MODE_FULL
-             ? decide_full_sector (s, &c->entries[i], j - i, &d)
-             : decide_tags_sector (s, &c->entries[i], j - i, &d)) == -1)
+    if (decide_sector (s, &rd, i, j, &d) == -1)
       return -1;
     report->sectors++;
+    report->read = rd.read;
     count_decision (report, d);
     if (d == RECOVERY_NEITHER)
       ni_log (NI_LOG_WARNING,
@@ -449,7 +545,7 @@ report_scan (struct recovery_report *report, const struct journal_scan *js)
 
 int
 recovery_run (struct backing *b, const struct superblock *sb,
-              const struct hasher *h, struct tagstore *ts,
+              const struct hasher *h, struct tagstore *ts, bool read_flushed,
               struct recovery_report *report, recovery_sector_fn fn,
               void *opaque)
 {
@@ -482,7 +578,9 @@ recovery_run (struct backing *b, const struct superblock *sb,
     if (s.data == NULL)
       ni_error_set ("%s: recovery: cannot allocate a sector buffer: %m",
                     b->name);
-    r = s.data ? decide_all (&s, run.js.mode, &run.c, report, fn, opaque) : -1;
+    r = s.data ? decide_all (&s, run.js.mode, read_flushed, &run.c, report, fn,
+                             opaque)
+               : -1;
     free (s.data);
   }
   free (run.c.entries);

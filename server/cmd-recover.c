@@ -128,6 +128,7 @@ print_json (const char *disk, const GArray *decisions,
   json_u64 (&j, "journal_blocks", r->blocks);
   json_u64 (&j, "records", r->records);
   json_u64 (&j, "sectors", r->sectors);
+  json_u64 (&j, "sectors_read", r->read);
   json_u64 (&j, "new", r->kept_new);
   json_u64 (&j, "old", r->kept_old);
   json_u64 (&j, "neither", r->neither);
@@ -153,6 +154,7 @@ cmd_recover (int argc, char **argv)
       g_array_new (FALSE, FALSE, sizeof (struct decision));
   /* In the mode it was last served in, which opening it records again. */
   struct disk_options opts = {.mode = DISK_MODE_RECORDED,
+                              .read_flushed = true,
                               .recovered = collect_decision,
                               .opaque = decisions};
   g_autoptr (GPtrArray) problems = NULL;

@@ -296,6 +296,7 @@ struct sector_state {
   /* What the journal's records of it say (a scan after recovery). */
   uint32_t records;
   bool flushed;           /* one of them is below the newest flush mark */
+  bool newest_flushed;    /* the newest of them is */
   bool flushed_unwritten; /* the newest of those has the unwritten tag */
   bool candidate;         /* TAG is one of theirs, from the newest flushed on */
   /* Full mode: the last one applied, and whether any was written home. */
@@ -363,6 +364,7 @@ log_record (void *opaque, uint64_t seq, const struct journal_record *rec)
     match = memcmp (tag, s->tag, ts) == 0;
     s->records++;
     s->candidate = (s->candidate && !flushed) || match;
+    s->newest_flushed = flushed;
     if (flushed) {
       s->flushed = true;
       s->flushed_unwritten =
@@ -442,6 +444,9 @@ check_report (const struct scenario *sc, struct backing *b,
 
   fuzz_assert (r->sectors == ds->n);
   fuzz_assert (r->kept_new + r->kept_old + r->neither == r->sectors);
+  fuzz_assert (r->read <= r->sectors);
+  if (sc->options & OPT_READ_FLUSHED || lg->js.mode == MODE_FULL)
+    fuzz_assert (r->read == r->sectors);
   fuzz_assert (r->tail == js->tail && r->head == js->head &&
                r->next_seq == js->next_seq && r->flushed_to == js->flushed_to &&
                r->newer_tail == js->newer_tail && r->repaired == js->repaired &&
@@ -490,7 +495,11 @@ check_tags (const struct scenario *sc, struct backing *b,
       fuzz_assert (!accepts);
       break;
     case RECOVERY_NEW:
-      fuzz_assert (accepts && st->candidate);
+      fuzz_assert (st->candidate);
+      if (!accepts) { /* kept unread, as flushed: it fails when read */
+        fuzz_assert (!(sc->options & OPT_READ_FLUSHED) && st->newest_flushed);
+        break;
+      }
       if (unwritten && !all_zero (data, sb->sector_size))
         fuzz_assert (st->flushed && st->flushed_unwritten);
       break;
@@ -609,7 +618,8 @@ recover (const struct scenario *sc, struct backing *b,
   if (check)
     log_before (sc, b, &lg);
   errno = 0;
-  ret = recovery_run (b, &sc->sb, sc->fd->h, ts, r, note, ds);
+  ret = recovery_run (b, &sc->sb, sc->fd->h, ts, sc->options & OPT_READ_FLUSHED,
+                      r, note, ds);
   err = errno;
   if (check)
     check_recovery (sc, b, ts, ret, err, written, r, ds, &lg);

@@ -6,7 +6,8 @@
  *              superblock records (tags, full, none, tags), bit 4 a
  *              read-only backing, bit 5 forge: on the keyed layout a
  *              damaged block has its MAC broken and its checksum right,
- *              as one written without the key; bit 7 raw: no fix-ups,
+ *              as one written without the key; bit 6 recovery reads
+ *              flushed sectors too (read_flushed); bit 7 raw: no fix-ups,
  *              every byte as given
  *   8 bytes    the superblock's journal tail (le64)
  *   32 bytes   one per data sector: its data is that byte, repeated
@@ -48,6 +49,7 @@
 #define OPT_MODE(o) ((o) >> OPT_MODE_SHIFT & 3)
 #define OPT_READONLY 0x10
 #define OPT_FORGE 0x20
+#define OPT_READ_FLUSHED 0x40
 #define OPT_RAW 0x80
 
 /* A group's options byte. */
