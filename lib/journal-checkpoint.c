@@ -33,6 +33,7 @@ capture_locked (struct journal *j)
   pthread_mutex_lock (&j->lock);
   if (captured == NULL)
     return -1;
+  j->ckpt_sectors = j->sectors;
   j->captured = captured;
   j->ckpt_tail = j->head;
   j->ckpt = CKPT_CAPTURED;
@@ -53,6 +54,8 @@ complete_locked (struct journal *j)
   pthread_mutex_lock (&j->lock);
   if (r == 0) {
     j->tail = new_tail;
+    if (j->ckpt_sectors > j->marked_sectors)
+      j->marked_sectors = j->ckpt_sectors;
     j->stats.checkpoints++;
     j->stats.last_checkpoint_time = time (NULL);
   }
@@ -93,6 +96,9 @@ journal_want_checkpoint_locked (struct journal *j)
   if (j->background && j->ckpt == CKPT_IDLE &&
       j->head - j->tail >= j->nr_blocks / 2)
     j->want_checkpoint = true;
+  if (j->background && !j->flushing &&
+      j->sectors - j->marked_sectors >= JOURNAL_FLUSH_SECTORS)
+    j->want_flush = true;
 }
 
 int
@@ -148,6 +154,22 @@ wait_or_time_out (struct journal *j)
   return pthread_cond_timedwait (&j->changed, &j->lock, &until) == ETIMEDOUT;
 }
 
+/* Makes a flush mark for records that no flush of the client's has
+ * covered, so that a crash leaves recovery few sectors to read. */
+static void
+background_flush_locked (struct journal *j)
+{
+  ASSERT_LOCKED (&j->lock);
+  j->want_flush = false;
+  j->flushing = true;
+  pthread_mutex_unlock (&j->lock);
+  ni_error_clear ();
+  if (journal_flush (j) == -1)
+    ni_log (NI_LOG_ERROR, "%s: background flush: %s", j->b->name, ni_error ());
+  pthread_mutex_lock (&j->lock);
+  j->flushing = false;
+}
+
 /* The background thread: commits deferred entries when kicked, or when
  * nobody else has for COMMIT_DELAY_MS; applies ready entries, one at a
  * time so that a kick is not kept waiting behind them; and runs a
@@ -167,6 +189,10 @@ journal_background_thread (void *arg)
     }
     if (journal_apply_ready_locked (j, 1) > 0)
       continue;
+    if (j->want_flush) {
+      background_flush_locked (j);
+      continue;
+    }
     if (!j->want_checkpoint)
       continue;
     j->want_checkpoint = false;

@@ -55,6 +55,10 @@ struct journal {
    * the newest flush mark covers up to: a flush with nothing between them
    * writes no mark. */
   uint64_t changed_to, marked_to;
+  /* Sectors of the records committed so far, and of those a flush mark
+   * or a checkpoint covers: the rest a crash would leave recovery to
+   * read (JOURNAL_FLUSH_SECTORS). */
+  uint64_t sectors, marked_sectors, ckpt_sectors;
   /* Commits with records in flight, oldest first: a ring of PENDING_CAP
    * entries from pending_first, pending_n of them in use. */
   struct pending_commit {
@@ -65,7 +69,8 @@ struct journal {
   void *captured;     /* what the checkpoint writes home */
   uint64_t ckpt_tail; /* the tail once it is complete */
   int ckpt_result;    /* of the last checkpoint completed */
-  bool want_checkpoint, want_commit, stop; /* for the background thread */
+  /* For the background thread. */
+  bool want_checkpoint, want_commit, want_flush, flushing, stop;
   struct journal_stats stats;
 };
 

@@ -221,6 +221,7 @@ note_commit_locked (struct journal *j, uint64_t start, uint64_t blocks,
   for (size_t i = 0; i < n; i++)
     if (j->whole[i].kind != JREC_FLUSH) {
       j->changed_to = j->head;
+      j->sectors += j->whole[i].count;
       j->stats.records++;
     } else {
       j->stats.marks++;
@@ -420,15 +421,27 @@ journal_applied (struct journal *j, uint64_t commit)
   pthread_mutex_unlock (&j->lock);
 }
 
+/* Notes that the sectors of the first SECTORS committed are covered by a
+ * flush mark or a checkpoint. */
+static void
+journal_covered (struct journal *j, uint64_t sectors)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
+
+  if (sectors > j->marked_sectors)
+    j->marked_sectors = sectors;
+}
+
 int
 journal_flush (struct journal *j)
 {
   struct journal_record mark = {.kind = JREC_FLUSH};
-  uint64_t upto, commit;
+  uint64_t upto, sectors, commit;
   bool changed;
 
   pthread_mutex_lock (&j->lock);
   upto = j->head;
+  sectors = j->sectors;
   journal_wait_applied_locked (j, applied_to, &upto);
   changed = j->changed_to > j->marked_to;
   pthread_mutex_unlock (&j->lock);
@@ -442,6 +455,7 @@ journal_flush (struct journal *j)
   if (journal_commit (j, &mark, &commit) == -1)
     return -1;
   journal_applied (j, commit);
+  journal_covered (j, sectors);
   return 0;
 }
 

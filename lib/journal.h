@@ -75,7 +75,8 @@
  *
  * The background thread (journal_background_thread) runs a checkpoint
  * when journal_want_checkpoint_locked, called after each commit, finds
- * the ring half full in CKPT_IDLE.
+ * the ring half full in CKPT_IDLE, and a flush when it finds records of
+ * JOURNAL_FLUSH_SECTORS sectors that no flush mark covers.
  */
 #ifndef NBD_INTEGRITY_JOURNAL_H
 #define NBD_INTEGRITY_JOURNAL_H
@@ -87,6 +88,13 @@
 #include "backing.h"
 #include "journal-format.h"
 #include "superblock.h"
+
+/* The background thread makes a flush mark (as journal_flush does) once
+ * records of this many sectors are covered by none, nor by a checkpoint:
+ * recovery trusts a flushed record without reading its sector, so a
+ * crash leaves it at most about this many random reads to do, whatever
+ * the journal's size (a full 64 MiB journal names over a million). */
+#define JOURNAL_FLUSH_SECTORS 16384
 
 /* Most sectors one journal_commit takes; callers split larger requests. */
 uint32_t journal_sectors_max (unsigned tag_size);

@@ -1,14 +1,17 @@
 /* Leaves a disk as a crash does with its journal as full as it gets: the
  * worst case for recovery's time, which scripts/bench --scale measures.
  *
- *   journal-fill DISK REGION SEED
+ *   journal-fill DISK REGION SEED [unflushed]
  *
  * Writes 4 KiB (one sector's worth) at random sector-aligned places in
- * the first REGION bytes of DISK (K, M, G or T suffixes), never flushing,
- * until one more commit could fill the journal, then ends the process
- * without closing the disk: the disk is dirty, its journal holds every
- * record since it was opened, and none is covered by a flush mark, so
- * recovery must read and check every sector they name.  No background
+ * the first REGION bytes of DISK (K, M, G or T suffixes) until one more
+ * commit could fill the journal, then ends the process without closing
+ * the disk: the disk is dirty, and its journal holds every record since
+ * it was opened.  Every JOURNAL_FLUSH_SECTORS sectors written it
+ * flushes, as a server's background thread does however seldom its
+ * client flushes, so recovery reads at most that many sectors; with
+ * "unflushed" it never does, as no server would let happen, and
+ * recovery must read every sector the journal names.  No background
  * thread runs, so no checkpoint frees the journal on the way, and the
  * tag cache holds the region's tags, so none is needed to bound it.
  *
@@ -63,14 +66,16 @@ main (int argc, char **argv)
 {
   struct disk_options opts = {.mode = DISK_MODE_TAGS};
   uint8_t buf[WRITE_BYTES];
-  uint64_t region, places, seed, writes = 0;
+  uint64_t region, places, seed, writes = 0, flush_every;
+  bool flushes;
   struct journal_stats js;
   struct disk *d;
 
-  if (argc != 4) {
-    fprintf (stderr, "usage: journal-fill DISK REGION SEED\n");
+  if (argc < 4 || argc > 5 || (argc == 5 && strcmp (argv[4], "unflushed"))) {
+    fprintf (stderr, "usage: journal-fill DISK REGION SEED [unflushed]\n");
     return 2;
   }
+  flushes = argc == 4;
   region = parse_size (argv[2]);
   seed = strtoull (argv[3], NULL, 10) | 1;
   places = region / WRITE_BYTES;
@@ -83,6 +88,9 @@ main (int argc, char **argv)
              d ? "REGION must be within the disk" : ni_error ());
     return EXIT_FAILURE;
   }
+  /* Writes of JOURNAL_FLUSH_SECTORS sectors, as the server counts them. */
+  flush_every =
+      JOURNAL_FLUSH_SECTORS * disk_superblock (d)->sector_size / WRITE_BYTES;
   while (!journal_nearly_full (d)) {
     uint64_t at = next_random (&seed) % places * WRITE_BYTES;
     memset (buf, (int)(at >> 12), sizeof buf);
@@ -92,6 +100,10 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
     writes++;
+    if (flushes && writes % flush_every == 0 && disk_flush (d) == -1) {
+      fprintf (stderr, "journal-fill: %s\n", ni_error ());
+      return EXIT_FAILURE;
+    }
   }
   disk_journal_stats (d, &js);
   printf ("%" PRIu64 " writes, journal %" PRIu64 " of %" PRIu64 " blocks\n",

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "disk.h"
 #include "journal.h"
@@ -511,6 +512,54 @@ START_TEST (dirty_tags_are_bounded)
 }
 END_TEST
 
+/* Records no flush covers are what a crash leaves recovery to read: the
+ * background thread makes a flush mark once they name
+ * JOURNAL_FLUSH_SECTORS sectors, though the client never flushes, and
+ * recovery of a crash then reads only the sectors written since. */
+START_TEST (background_flush_bounds_what_recovery_reads)
+{
+  /* Large writes: the journal of this small disk takes 32 commits of
+   * them before it is half full and checkpoints. */
+  const uint64_t sectors = 2 * JOURNAL_FLUSH_SECTORS, per_write = 1024;
+  const char *path =
+      scratch_disk ("unflushed.img", (sectors + 1024) * SS, NULL, 0);
+  const char *crashed = scratch_path ("unflushed-crash.img");
+  struct disk_options opts = {.path = crashed};
+  static uint8_t buf[1024 * SS];
+  const struct recovery_report *r;
+  struct journal_stats js;
+  /* Write-through: every write is in the journal when it returns; and
+   * tags enough that dirty ones do not call for a checkpoint. */
+  struct disk_options wopts = {
+      .path = path, .write_through = true, .tag_cache_bytes = 64 * MiB};
+  struct disk *d = disk_open (&wopts);
+
+  ck_assert_ptr_nonnull (d);
+  ck_assert_int_eq (disk_start_background (d), 0);
+  for (uint64_t s = 0; s < sectors; s += per_write) {
+    memset (buf, (int)(s / per_write) + 1, sizeof buf);
+    ck_assert_int_eq (disk_write (d, buf, sizeof buf, s * SS, false), 0);
+  }
+  for (int i = 0; i < 200; i++) {
+    disk_journal_stats (d, &js);
+    if (js.marks > 0)
+      break;
+    usleep (50 * 1000);
+  }
+  ck_assert_uint_ge (js.marks, 1);
+  ck_assert_uint_eq (js.checkpoints, 0); /* else the test shows less */
+  copy_file (path, crashed);
+  ck_assert_int_eq (disk_close (d), 0);
+  d = disk_open (&opts);
+  ck_assert_msg (d != NULL, "%s", ni_error ());
+  r = disk_recovery_report (d);
+  ck_assert_uint_eq (r->sectors, sectors);
+  ck_assert_uint_eq (r->kept_new, sectors);
+  ck_assert_uint_le (r->read, sectors - JOURNAL_FLUSH_SECTORS + per_write);
+  ck_assert_int_eq (disk_close (d), 0);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -528,6 +577,7 @@ main (void)
   tcase_add_loop_test (disk, concurrent_writers, 0, 2);
   tcase_add_test (disk, large_batch_scans_whole);
   tcase_add_test (disk, dirty_tags_are_bounded);
+  tcase_add_test (disk, background_flush_bounds_what_recovery_reads);
   tcase_set_timeout (disk, 60);
   suite_add_tcase (s, disk);
   return run_suite (s);
