@@ -12,6 +12,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Runs S with CK_NORMAL output in a fresh scratch directory, with lib's
