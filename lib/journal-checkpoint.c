@@ -164,8 +164,10 @@ background_flush_locked (struct journal *j)
   j->flushing = true;
   pthread_mutex_unlock (&j->lock);
   ni_error_clear ();
-  if (journal_flush (j) == -1)
+  if (journal_flush_now (j) == -1) {
+    journal_background_failed (j, errno);
     ni_log (NI_LOG_ERROR, "%s: background flush: %s", j->b->name, ni_error ());
+  }
   pthread_mutex_lock (&j->lock);
   j->flushing = false;
 }
@@ -198,9 +200,11 @@ journal_background_thread (void *arg)
     j->want_checkpoint = false;
     pthread_mutex_unlock (&j->lock);
     ni_error_clear (); /* each is a call of this thread's own */
-    if (journal_checkpoint (j) == -1)
+    if (journal_checkpoint (j) == -1) {
+      journal_background_failed (j, errno);
       ni_log (NI_LOG_ERROR, "%s: background checkpoint: %s", j->b->name,
               ni_error ());
+    }
     pthread_mutex_lock (&j->lock);
   }
   pthread_mutex_unlock (&j->lock);

@@ -69,6 +69,9 @@ struct journal {
   void *captured;     /* what the checkpoint writes home */
   uint64_t ckpt_tail; /* the tail once it is complete */
   int ckpt_result;    /* of the last checkpoint completed */
+  /* The errno of a background flush or checkpoint that failed, for the
+   * next journal_flush to report; 0 if none did. */
+  int background_err;
   /* For the background thread. */
   bool want_checkpoint, want_commit, want_flush, flushing, stop;
   struct journal_stats stats;
@@ -103,6 +106,14 @@ void journal_want_checkpoint_locked (struct journal *j);
 
 /* The background thread (journal_start_background). */
 void *journal_background_thread (void *arg);
+
+/* journal_flush without reporting a background failure: the background
+ * thread's own flush. */
+int journal_flush_now (struct journal *j);
+
+/* Keeps ERR, of a background flush or checkpoint, for the next
+ * journal_flush. */
+void journal_background_failed (struct journal *j, int err);
 
 /* journal.c */
 

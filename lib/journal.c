@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "journal-internal.h"
@@ -432,8 +433,37 @@ journal_covered (struct journal *j, uint64_t sectors)
     j->marked_sectors = sectors;
 }
 
+/* A sync of the background thread's failed: the next journal_flush fails
+ * with its error, since a later sync may not see the error again (Linux
+ * reports a failed write-back to one fsync per file description). */
+void
+journal_background_failed (struct journal *j, int err)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
+  if (j->background_err == 0)
+    j->background_err = err;
+}
+
 int
 journal_flush (struct journal *j)
+{
+  int err;
+
+  pthread_mutex_lock (&j->lock);
+  err = j->background_err;
+  j->background_err = 0;
+  pthread_mutex_unlock (&j->lock);
+  if (err) {
+    ni_error_set ("%s: a background flush or checkpoint failed: %s", j->b->name,
+                  strerror (err));
+    errno = err;
+    return -1;
+  }
+  return journal_flush_now (j);
+}
+
+int
+journal_flush_now (struct journal *j)
 {
   struct journal_record mark = {.kind = JREC_FLUSH};
   uint64_t upto, sectors, commit;

@@ -134,7 +134,9 @@ int journal_commit (struct journal *j, const struct journal_record *rec,
 void journal_applied (struct journal *j, uint64_t commit);
 
 /* Makes every record committed before the call durable in place: waits
- * for them to be applied, syncs the disk and commits a flush mark. */
+ * for them to be applied, syncs the disk and commits a flush mark.  If a
+ * background flush or checkpoint failed since the last call, fails with
+ * its error instead (once): a later sync may not see it again. */
 int journal_flush (struct journal *j);
 
 /* A record submitted without waiting for its commit.  The submitter owns

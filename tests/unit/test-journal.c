@@ -4,10 +4,12 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "backing.h"
 #include "disk.h"
 #include "journal.h"
 #include "report.h"
@@ -560,6 +562,105 @@ START_TEST (background_flush_bounds_what_recovery_reads)
 }
 END_TEST
 
+/* A file backing whose syncs fail while fail_syncs is set. */
+struct sync_failing {
+  struct backing b;
+  struct backing *inner;
+  atomic_bool fail_syncs;
+  atomic_uint failed; /* syncs failed so far */
+};
+
+static struct backing *
+inner (struct backing *b)
+{
+  return ((struct sync_failing *)b)->inner;
+}
+
+static int
+sf_pread (struct backing *b, void *buf, size_t len, uint64_t off)
+{
+  return backing_pread (inner (b), buf, len, off);
+}
+
+static int
+sf_pwrite (struct backing *b, const void *buf, size_t len, uint64_t off,
+           unsigned flags)
+{
+  return backing_pwrite (inner (b), buf, len, off, flags);
+}
+
+static int
+sf_sync (struct backing *b)
+{
+  struct sync_failing *sf = (struct sync_failing *)b;
+
+  if (atomic_load (&sf->fail_syncs)) {
+    atomic_fetch_add (&sf->failed, 1);
+    errno = EIO;
+    return -1;
+  }
+  return backing_sync (sf->inner);
+}
+
+static int
+sf_punch (struct backing *b, uint64_t off, uint64_t len)
+{
+  return backing_punch (inner (b), off, len);
+}
+
+static void
+sf_close (struct backing *b)
+{
+  backing_close (inner (b));
+}
+
+static const struct backing_ops sync_failing_ops = {
+    .pread = sf_pread,
+    .pwrite = sf_pwrite,
+    .sync = sf_sync,
+    .punch = sf_punch,
+    .close = sf_close,
+};
+
+/* A background flush whose sync fails makes no mark, and the client's
+ * next flush fails with its error, though that flush's own sync would
+ * succeed: Linux reports a failed write-back to one fsync only. */
+START_TEST (failed_background_flush_fails_the_next_flush)
+{
+  const uint64_t sectors = JOURNAL_FLUSH_SECTORS + 1024, per_write = 1024;
+  const char *path =
+      scratch_disk ("syncfail.img", (sectors + 1024) * SS, NULL, 0);
+  struct sync_failing *sf = calloc (1, sizeof *sf); /* the disk frees it */
+  static uint8_t buf[1024 * SS];
+  struct disk_options opts = {
+      .path = path, .write_through = true, .tag_cache_bytes = 64 * MiB};
+  struct journal_stats js;
+  struct disk *d;
+
+  ck_assert_ptr_nonnull (sf);
+  sf->inner = backing_open_file (path, false);
+  ck_assert_ptr_nonnull (sf->inner);
+  backing_init (&sf->b, &sync_failing_ops, path, sf->inner->size, false);
+  d = disk_open_backing (&sf->b, &opts);
+  ck_assert_msg (d != NULL, "%s", ni_error ());
+  ck_assert_int_eq (disk_start_background (d), 0);
+  atomic_store (&sf->fail_syncs, true);
+  for (uint64_t s = 0; s < sectors; s += per_write)
+    ck_assert_int_eq (disk_write (d, buf, sizeof buf, s * SS, false), 0);
+  for (int i = 0; i < 200 && atomic_load (&sf->failed) == 0; i++)
+    usleep (50 * 1000);
+  ck_assert_uint_ge (atomic_load (&sf->failed), 1);
+  atomic_store (&sf->fail_syncs, false);
+  disk_journal_stats (d, &js);
+  ck_assert_uint_eq (js.marks, 0);
+  errno = 0;
+  ck_assert_int_eq (disk_flush (d), -1);
+  ck_assert_int_eq (errno, EIO);
+  ck_assert_int_eq (disk_flush (d), 0); /* reported once */
+  ck_assert_int_eq (disk_close (d), 0);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -578,6 +679,7 @@ main (void)
   tcase_add_test (disk, large_batch_scans_whole);
   tcase_add_test (disk, dirty_tags_are_bounded);
   tcase_add_test (disk, background_flush_bounds_what_recovery_reads);
+  tcase_add_test (disk, failed_background_flush_fails_the_next_flush);
   tcase_set_timeout (disk, 60);
   suite_add_tcase (s, disk);
   return run_suite (s);
