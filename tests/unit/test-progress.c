@@ -54,11 +54,15 @@ START_TEST (bytes_speed_and_time_left)
   out = drawn ();
   ck_assert_msg (strstr (out, "verifying [") && strstr (out, "]   0.0%"),
                  "no bar: %s", out);
-  ck_assert_msg (strstr (out, "3.0 GiB of 16.0 TiB, 1.61 GB/s"),
+  /* 1.61 GB/s at 2 s exactly; the moments the test itself takes (13 ms
+   * under ASan in CI) make it 1.60. */
+  ck_assert_msg (strstr (out, "3.0 GiB of 16.0 TiB, 1.6") &&
+                     strstr (out, " GB/s"),
                  "no bytes or speed: %s", out);
   /* (16 TiB - 3 GiB) at 3 GiB in 2 s: 10,920.7 s, and a little more for
-   * the moments the test itself took. */
-  ck_assert_msg (strstr (out, ", 3:02:") && strstr (out, " left"),
+   * those moments: 3:02 or 3:03. */
+  ck_assert_msg ((strstr (out, ", 3:02:") || strstr (out, ", 3:03:")) &&
+                     strstr (out, " left"),
                  "no time left: %s", out);
 
   progress_update (&p, 4ull << 30, 16ull << 40);
