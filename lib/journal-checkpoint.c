@@ -54,8 +54,7 @@ complete_locked (struct journal *j)
   pthread_mutex_lock (&j->lock);
   if (r == 0) {
     j->tail = new_tail;
-    if (j->ckpt_sectors > j->marked_sectors)
-      j->marked_sectors = j->ckpt_sectors;
+    journal_cover_locked (j, j->ckpt_sectors);
     j->stats.checkpoints++;
     j->stats.last_checkpoint_time = time (NULL);
   }
@@ -154,21 +153,31 @@ wait_or_time_out (struct journal *j)
   return pthread_cond_timedwait (&j->changed, &j->lock, &until) == ETIMEDOUT;
 }
 
+/* Runs FN, the background thread's flush or checkpoint (WHAT), with the
+ * lock dropped; a failure is logged and kept for the next flush. */
+static void
+run_in_background_locked (struct journal *j, int (*fn) (struct journal *),
+                          const char *what)
+{
+  ASSERT_LOCKED (&j->lock);
+  pthread_mutex_unlock (&j->lock);
+  ni_error_clear (); /* each is a call of this thread's own */
+  if (fn (j) == -1) {
+    journal_background_failed (j, errno);
+    ni_log (NI_LOG_ERROR, "%s: background %s: %s", j->b->name, what,
+            ni_error ());
+  }
+  pthread_mutex_lock (&j->lock);
+}
+
 /* Makes a flush mark for records that no flush of the client's has
  * covered, so that a crash leaves recovery few sectors to read. */
 static void
 background_flush_locked (struct journal *j)
 {
-  ASSERT_LOCKED (&j->lock);
   j->want_flush = false;
   j->flushing = true;
-  pthread_mutex_unlock (&j->lock);
-  ni_error_clear ();
-  if (journal_flush_now (j) == -1) {
-    journal_background_failed (j, errno);
-    ni_log (NI_LOG_ERROR, "%s: background flush: %s", j->b->name, ni_error ());
-  }
-  pthread_mutex_lock (&j->lock);
+  run_in_background_locked (j, journal_flush_now, "flush");
   j->flushing = false;
 }
 
@@ -198,14 +207,7 @@ journal_background_thread (void *arg)
     if (!j->want_checkpoint)
       continue;
     j->want_checkpoint = false;
-    pthread_mutex_unlock (&j->lock);
-    ni_error_clear (); /* each is a call of this thread's own */
-    if (journal_checkpoint (j) == -1) {
-      journal_background_failed (j, errno);
-      ni_log (NI_LOG_ERROR, "%s: background checkpoint: %s", j->b->name,
-              ni_error ());
-    }
-    pthread_mutex_lock (&j->lock);
+    run_in_background_locked (j, journal_checkpoint, "checkpoint");
   }
   pthread_mutex_unlock (&j->lock);
   return NULL;

@@ -111,6 +111,10 @@ void *journal_background_thread (void *arg);
  * thread's own flush. */
 int journal_flush_now (struct journal *j);
 
+/* Notes that the sectors of the first SECTORS committed are covered by a
+ * flush mark or a checkpoint. */
+void journal_cover_locked (struct journal *j, uint64_t sectors);
+
 /* Keeps ERR, of a background flush or checkpoint, for the next
  * journal_flush. */
 void journal_background_failed (struct journal *j, int err);

@@ -422,13 +422,10 @@ journal_applied (struct journal *j, uint64_t commit)
   pthread_mutex_unlock (&j->lock);
 }
 
-/* Notes that the sectors of the first SECTORS committed are covered by a
- * flush mark or a checkpoint. */
-static void
-journal_covered (struct journal *j, uint64_t sectors)
+void
+journal_cover_locked (struct journal *j, uint64_t sectors)
 {
-  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
-
+  ASSERT_LOCKED (&j->lock);
   if (sectors > j->marked_sectors)
     j->marked_sectors = sectors;
 }
@@ -485,7 +482,9 @@ journal_flush_now (struct journal *j)
   if (journal_commit (j, &mark, &commit) == -1)
     return -1;
   journal_applied (j, commit);
-  journal_covered (j, sectors);
+  pthread_mutex_lock (&j->lock);
+  journal_cover_locked (j, sectors);
+  pthread_mutex_unlock (&j->lock);
   return 0;
 }
 

@@ -425,7 +425,6 @@ decide_all (struct sector_seen *s, uint32_t mode, bool read_flushed,
     if (decide_sector (s, &rd, i, j, &d) == -1)
       return -1;
     report->sectors++;
-    report->read = rd.read;
     count_decision (report, d);
     if (d == RECOVERY_NEITHER)
       ni_log (NI_LOG_WARNING,
@@ -437,6 +436,7 @@ decide_all (struct sector_seen *s, uint32_t mode, bool read_flushed,
     if (fn)
       fn (opaque, s->sector, d);
   }
+  report->read = rd.read;
   return 0;
 }
 
