@@ -20,15 +20,18 @@
 #include "report.h"
 #include "sort.h"
 
+/* A full journal holds a million entries or more: they are kept small,
+ * their tags apart (tag_size bytes each, in the entries' order), so that
+ * an entry is 24 bytes and the open's memory stays in bounds. */
 struct entry {
   uint64_t sector;
+  /* Full mode: where the journal holds this sector's data (0: nowhere). */
+  uint64_t journaled_at;
+  uint32_t tag; /* index of its tag in collected.tags */
   bool flushed; /* its record is below the newest flush mark */
   /* Full mode: its record counts (a trim or zero, flushed, or held whole
    * by the journal); one that does not is skipped whole. */
   bool applies;
-  /* Full mode: where the journal holds this sector's data (0: nowhere). */
-  uint64_t journaled_at;
-  uint8_t tag[HASH_MAX_TAG]; /* the sector's unwritten tag for a trim */
 };
 
 struct collected {
@@ -36,6 +39,7 @@ struct collected {
   const struct hasher *h;
   const struct journal_scan *js;
   struct entry *entries;
+  uint8_t *tags; /* tag_size bytes an entry; a trim's is the unwritten tag */
   size_t n, cap;
   uint64_t records;
 };
@@ -59,15 +63,24 @@ grow (struct collected *c, size_t more)
 {
   size_t cap = c->cap ? c->cap : 1024;
   struct entry *e;
+  uint8_t *tags;
 
   while (cap < c->n + more)
     cap *= 2;
   if (cap == c->cap)
     return 0;
+  if (cap > UINT32_MAX) {
+    errno = ENOMEM;
+    return -1;
+  }
   e = realloc (c->entries, cap * sizeof *e);
   if (e == NULL)
     return -1;
   c->entries = e;
+  tags = realloc (c->tags, cap * c->sb->tag_size);
+  if (tags == NULL)
+    return -1;
+  c->tags = tags;
   c->cap = cap;
   return 0;
 }
@@ -97,15 +110,17 @@ collect_record (struct collected *c, uint64_t seq,
   }
   for (uint32_t i = 0; i < rec->count; i++) {
     struct entry *e = &c->entries[c->n];
+    uint8_t *tag = c->tags + c->n * ts;
+
     e->sector = rec->sector + i;
-    c->n++;
+    e->tag = c->n++;
     e->flushed = seq < c->js->flushed_to;
     e->applies = applies;
     e->journaled_at = rec->kind == JREC_DATA ? journaled_at (c->sb, rec, i) : 0;
     if (rec->kind != JREC_UNWRITTEN)
-      memcpy (e->tag, rec->tags + (size_t)i * ts, ts);
+      memcpy (tag, rec->tags + (size_t)i * ts, ts);
     else
-      hasher_unwritten_tag (c->h, c->sb->uuid, e->sector, e->tag);
+      hasher_unwritten_tag (c->h, c->sb->uuid, e->sector, tag);
   }
   c->records++;
   return 0;
@@ -117,12 +132,20 @@ struct sector_seen {
   const struct superblock *sb;
   const struct hasher *h;
   struct tagstore *ts;
+  const uint8_t *tags; /* collected.tags, once sorted */
   uint64_t sector;
   uint8_t *data;                  /* its data, sector_size bytes */
   uint8_t computed[HASH_MAX_TAG]; /* the tag of its data */
   uint8_t home[HASH_MAX_TAG];     /* its tag at home */
   bool zero;                      /* its data is all zeroes */
 };
+
+/* E's tag. */
+static const uint8_t *
+tag_of (const struct sector_seen *s, const struct entry *e)
+{
+  return s->tags + (size_t)e->tag * s->sb->tag_size;
+}
 
 static bool
 is_unwritten (const struct sector_seen *s, const uint8_t *tag)
@@ -214,15 +237,16 @@ decide_tags_sector (struct sector_seen *s, const struct entry *e, size_t n,
   const struct entry *flushed = from < n ? &e[from] : NULL;
 
   for (size_t i = n; i-- > (flushed ? from : 0);)
-    if (candidate_matches (s, e[i].tag)) {
+    if (candidate_matches (s, tag_of (s, &e[i]))) {
       *d = RECOVERY_NEW;
-      return settle (s, *d, e[i].tag);
+      return settle (s, *d, tag_of (s, &e[i]));
     }
   if (flushed) /* a flushed trim or zero reads as zeroes, as it did */
-    *d = is_unwritten (s, flushed->tag) ? RECOVERY_NEW : RECOVERY_NEITHER;
+    *d =
+        is_unwritten (s, tag_of (s, flushed)) ? RECOVERY_NEW : RECOVERY_NEITHER;
   else
     *d = home_accepts (s) ? RECOVERY_OLD : RECOVERY_NEITHER;
-  return settle (s, *d, flushed ? flushed->tag : NULL);
+  return settle (s, *d, flushed ? tag_of (s, flushed) : NULL);
 }
 
 /* Full mode: writes home S's journaled data at OFFSET if it matches TAG,
@@ -274,20 +298,21 @@ decide_full_sector (struct sector_seen *s, const struct entry *e, size_t n,
                     enum recovery_decision *d)
 {
   const struct entry *last = newest_applying (e, n);
+  const uint8_t *tag = last ? tag_of (s, last) : NULL;
   int r = 0;
 
   if (last == NULL)
     *d = home_accepts (s) ? RECOVERY_OLD : RECOVERY_NEITHER;
-  else if (is_unwritten (s, last->tag) || candidate_matches (s, last->tag))
+  else if (is_unwritten (s, tag) || candidate_matches (s, tag))
     *d = RECOVERY_NEW;
   else if (last->journaled_at &&
-           (r = repair_from_journal (s, last->journaled_at, last->tag)) == 1)
+           (r = repair_from_journal (s, last->journaled_at, tag)) == 1)
     *d = RECOVERY_NEW;
   else
     *d = RECOVERY_NEITHER;
   if (r == -1)
     return -1;
-  return settle (s, *d, last ? last->tag : NULL);
+  return settle (s, *d, tag);
 }
 
 static void
@@ -367,7 +392,7 @@ decide_sector (struct sector_seen *s, struct reading *rd, size_t i, size_t j,
     /* In place since its flush, as any sector of the last checkpoint
      * is: damaged since, it fails when read. */
     *d = RECOVERY_NEW;
-    return tagstore_set (s->ts, s->sector, 1, e[j - i - 1].tag);
+    return tagstore_set (s->ts, s->sector, 1, tag_of (s, &e[j - i - 1]));
   }
   read_ahead (s, rd);
   rd->asked--;
@@ -379,27 +404,35 @@ decide_sector (struct sector_seen *s, struct reading *rd, size_t i, size_t j,
 }
 
 /* Sorts C's entries by sector, and those of a sector by journal order:
- * their keys, then the entries themselves, so that deciding reads them
- * in order. */
+ * their keys, then the entries and their tags, so that deciding reads
+ * both in order (a tag looked up at random costs a cache miss). */
 static int
 sort_entries (struct collected *c)
 {
+  size_t ts = c->sb->tag_size;
   struct sort_pair *pairs = malloc ((c->n + 1) * 2 * sizeof *pairs), *sorted;
   struct entry *e = malloc ((c->n + 1) * sizeof *e);
+  uint8_t *tags = malloc ((c->n + 1) * ts);
 
-  if (pairs == NULL || e == NULL) {
+  if (pairs == NULL || e == NULL || tags == NULL) {
     free (pairs);
     free (e);
+    free (tags);
     return -1;
   }
   for (size_t i = 0; i < c->n; i++)
     pairs[i] = (struct sort_pair){c->entries[i].sector, i};
   sorted = sort_pairs (pairs, pairs + c->n, c->n);
-  for (size_t i = 0; i < c->n; i++)
+  for (size_t i = 0; i < c->n; i++) {
     e[i] = c->entries[sorted[i].value];
+    memcpy (tags + i * ts, c->tags + e[i].tag * ts, ts);
+    e[i].tag = i;
+  }
   free (pairs);
   free (c->entries);
+  free (c->tags);
   c->entries = e;
+  c->tags = tags;
   c->cap = c->n + 1;
   return 0;
 }
@@ -417,6 +450,7 @@ decide_all (struct sector_seen *s, uint32_t mode, bool read_flushed,
                   s->b->name, c->n);
     return -1;
   }
+  s->tags = c->tags;
   for (size_t i = 0, j; i < c->n; i = j) {
     enum recovery_decision d;
 
@@ -584,5 +618,6 @@ recovery_run (struct backing *b, const struct superblock *sb,
     free (s.data);
   }
   free (run.c.entries);
+  free (run.c.tags);
   return r;
 }
