@@ -410,21 +410,29 @@ static int
 sort_entries (struct collected *c)
 {
   size_t ts = c->sb->tag_size;
-  struct sort_pair *pairs = malloc ((c->n + 1) * 2 * sizeof *pairs), *sorted;
-  struct entry *e = malloc ((c->n + 1) * sizeof *e);
-  uint8_t *tags = malloc ((c->n + 1) * ts);
+  struct sort_pair *pairs = malloc ((c->n + 1) * sizeof *pairs);
+  struct sort_pair *spare = malloc ((c->n + 1) * sizeof *spare);
+  struct entry *e = NULL;
+  uint8_t *tags = NULL;
 
-  if (pairs == NULL || e == NULL || tags == NULL) {
-    free (pairs);
-    free (e);
-    free (tags);
-    return -1;
-  }
+  if (pairs == NULL || spare == NULL)
+    goto no_memory;
   for (size_t i = 0; i < c->n; i++)
     pairs[i] = (struct sort_pair){c->entries[i].sector, i};
-  sorted = sort_pairs (pairs, pairs + c->n, c->n);
+  if (sort_pairs (pairs, spare, c->n) == spare) {
+    struct sort_pair *t = pairs;
+    pairs = spare;
+    spare = t;
+  }
+  /* Freed before the copies are made: the peak of the open's memory. */
+  free (spare);
+  spare = NULL;
+  e = malloc ((c->n + 1) * sizeof *e);
+  tags = malloc ((c->n + 1) * ts);
+  if (e == NULL || tags == NULL)
+    goto no_memory;
   for (size_t i = 0; i < c->n; i++) {
-    e[i] = c->entries[sorted[i].value];
+    e[i] = c->entries[pairs[i].value];
     memcpy (tags + i * ts, c->tags + e[i].tag * ts, ts);
     e[i].tag = i;
   }
@@ -435,6 +443,13 @@ sort_entries (struct collected *c)
   c->tags = tags;
   c->cap = c->n + 1;
   return 0;
+
+no_memory:
+  free (pairs);
+  free (spare);
+  free (e);
+  free (tags);
+  return -1;
 }
 
 /* Decides every journaled sector, in MODE (enum sb_mode). */
