@@ -18,4 +18,15 @@ deadline_in_ms (long ms)
   return ts;
 }
 
+/* Milliseconds from monotonic time T until now. */
+static inline long
+ms_since (const struct timespec *t)
+{
+  struct timespec now;
+
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - t->tv_sec) * 1000L +
+         (now.tv_nsec - t->tv_nsec) / 1000000L;
+}
+
 #endif

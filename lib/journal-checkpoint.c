@@ -86,6 +86,16 @@ journal_make_room_locked (struct journal *j, uint64_t blocks)
   return 0;
 }
 
+/* Is a flush mark of the background thread's due (journal.h)? */
+static bool
+mark_due_locked (struct journal *j)
+{
+  ASSERT_LOCKED (&j->lock);
+  return j->background && !j->flushing &&
+         j->sectors - j->marked_sectors >= JOURNAL_FLUSH_SECTORS &&
+         ms_since (&j->covered_at) >= JOURNAL_FLUSH_INTERVAL_MS;
+}
+
 /* Asks the background checkpointer to run once the ring is half full, so
  * writers seldom find it full. */
 void
@@ -95,8 +105,7 @@ journal_want_checkpoint_locked (struct journal *j)
   if (j->background && j->ckpt == CKPT_IDLE &&
       j->head - j->tail >= j->nr_blocks / 2)
     j->want_checkpoint = true;
-  if (j->background && !j->flushing &&
-      j->sectors - j->marked_sectors >= JOURNAL_FLUSH_SECTORS)
+  if (mark_due_locked (j))
     j->want_flush = true;
 }
 
@@ -192,10 +201,14 @@ journal_background_thread (void *arg)
 
   pthread_mutex_lock (&j->lock);
   while (!j->stop) {
-    if (j->want_commit ||
-        (!j->want_checkpoint && !j->ready && wait_or_time_out (j))) {
+    if (j->want_commit || (!j->want_checkpoint && !j->want_flush && !j->ready &&
+                           wait_or_time_out (j))) {
       j->want_commit = false;
       journal_commit_queued_locked (j);
+      /* A writer that stopped before the interval passed commits no
+       * more: the mark falls due here. */
+      if (mark_due_locked (j))
+        j->want_flush = true;
       continue;
     }
     if (journal_apply_ready_locked (j, 1) > 0)

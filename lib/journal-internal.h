@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "journal.h"
 #include "lock.h"
@@ -59,6 +60,7 @@ struct journal {
    * or a checkpoint covers: the rest a crash would leave recovery to
    * read (JOURNAL_FLUSH_SECTORS). */
   uint64_t sectors, marked_sectors, ckpt_sectors;
+  struct timespec covered_at; /* when a mark or checkpoint last did */
   /* Commits with records in flight, oldest first: a ring of PENDING_CAP
    * entries from pending_first, pending_n of them in use. */
   struct pending_commit {

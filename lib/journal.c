@@ -40,6 +40,7 @@ journal_open (struct backing *b, const struct superblock *sb, uint64_t head,
   j->ready_end = &j->ready;
   j->head = j->tail = j->changed_to = j->marked_to = head;
   j->stats.last_checkpoint_time = time (NULL); /* it opens empty */
+  clock_gettime (CLOCK_MONOTONIC, &j->covered_at);
   pthread_mutex_init (&j->lock, NULL);
   pthread_condattr_init (&attr);
   pthread_condattr_setclock (&attr, CLOCK_MONOTONIC); /* wait_or_time_out */
@@ -428,6 +429,7 @@ journal_cover_locked (struct journal *j, uint64_t sectors)
   ASSERT_LOCKED (&j->lock);
   if (sectors > j->marked_sectors)
     j->marked_sectors = sectors;
+  clock_gettime (CLOCK_MONOTONIC, &j->covered_at);
 }
 
 /* A sync of the background thread's failed: the next journal_flush fails

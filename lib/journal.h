@@ -90,11 +90,16 @@
 #include "superblock.h"
 
 /* The background thread makes a flush mark (as journal_flush does) once
- * records of this many sectors are covered by none, nor by a checkpoint:
- * recovery trusts a flushed record without reading its sector, so a
- * crash leaves it at most about this many random reads to do, whatever
- * the journal's size (a full 64 MiB journal names over a million). */
+ * records of JOURNAL_FLUSH_SECTORS sectors are covered by none, nor by a
+ * checkpoint, and JOURNAL_FLUSH_INTERVAL_MS have passed since the last
+ * mark or checkpoint.  Recovery trusts a flushed record without reading
+ * its sector, so a crash leaves it the sectors of at most about that
+ * long's writes to read, not a full journal's (over a million in 64 MiB).
+ * The interval is the price: each mark syncs the disk, and a mark every
+ * 16,384 sectors took sequential writes from 2.5 GB/s to 0.9 (a sync
+ * every 64 MiB) where one every 5 s left 2.4 (docs/BENCHMARKS.md). */
 #define JOURNAL_FLUSH_SECTORS 16384
+#define JOURNAL_FLUSH_INTERVAL_MS 5000
 
 /* Most sectors one journal_commit takes; callers split larger requests. */
 uint32_t journal_sectors_max (unsigned tag_size);
