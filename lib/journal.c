@@ -57,13 +57,19 @@ journal_start_background (struct journal *j)
 
   if (j->background)
     return 0;
+  /* Set before the thread starts, which reads it (mark_due_locked). */
+  pthread_mutex_lock (&j->lock);
+  j->background = true;
+  pthread_mutex_unlock (&j->lock);
   err = thread_start (&j->thread, journal_background_thread, j);
   if (err) {
+    pthread_mutex_lock (&j->lock);
+    j->background = false;
+    pthread_mutex_unlock (&j->lock);
     errno = err;
     ni_error_set ("%s: cannot start the checkpoint thread: %m", j->b->name);
     return -1;
   }
-  j->background = true;
   return 0;
 }
 
