@@ -7,9 +7,10 @@
  * the first REGION bytes of DISK (K, M, G or T suffixes) until one more
  * commit could fill the journal, then ends the process without closing
  * the disk: the disk is dirty, and its journal holds every record since
- * it was opened.  Every JOURNAL_FLUSH_SECTORS sectors written it
- * flushes, as a server's background thread does however seldom its
- * client flushes, so recovery reads at most that many sectors; with
+ * it was opened.  It flushes as a server's background thread does
+ * however seldom its client flushes (journal.h): once JOURNAL_FLUSH_SECTORS
+ * sectors are written since the last flush and JOURNAL_FLUSH_INTERVAL_MS
+ * have passed, so recovery reads the sectors of that long's writes; with
  * "unflushed" it never does, as no server would let happen, and
  * recovery must read every sector the journal names.  No background
  * thread runs, so no checkpoint frees the journal on the way, and the
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "disk.h"
 #include "report.h"
 
@@ -66,7 +68,8 @@ main (int argc, char **argv)
 {
   struct disk_options opts = {.mode = DISK_MODE_TAGS};
   uint8_t buf[WRITE_BYTES];
-  uint64_t region, places, seed, writes = 0, flush_every;
+  uint64_t region, places, seed, writes = 0, flush_every, unflushed = 0;
+  struct timespec flushed;
   bool flushes;
   struct journal_stats js;
   struct disk *d;
@@ -91,6 +94,7 @@ main (int argc, char **argv)
   /* Writes of JOURNAL_FLUSH_SECTORS sectors, as the server counts them. */
   flush_every =
       JOURNAL_FLUSH_SECTORS * disk_superblock (d)->sector_size / WRITE_BYTES;
+  clock_gettime (CLOCK_MONOTONIC, &flushed);
   while (!journal_nearly_full (d)) {
     uint64_t at = next_random (&seed) % places * WRITE_BYTES;
     memset (buf, (int)(at >> 12), sizeof buf);
@@ -100,10 +104,15 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
     writes++;
-    if (flushes && writes % flush_every == 0 && disk_flush (d) == -1) {
+    if (!flushes || ++unflushed < flush_every ||
+        ms_since (&flushed) < JOURNAL_FLUSH_INTERVAL_MS)
+      continue;
+    if (disk_flush (d) == -1) {
       fprintf (stderr, "journal-fill: %s\n", ni_error ());
       return EXIT_FAILURE;
     }
+    unflushed = 0;
+    clock_gettime (CLOCK_MONOTONIC, &flushed);
   }
   disk_journal_stats (d, &js);
   printf ("%" PRIu64 " writes, journal %" PRIu64 " of %" PRIu64 " blocks\n",
