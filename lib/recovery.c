@@ -21,13 +21,12 @@
 #include "sort.h"
 
 /* A full journal holds a million entries or more: they are kept small,
- * their tags apart (tag_size bytes each, in the entries' order), so that
+ * their tags apart (the tag of entries[i] at tags[i * tag_size]), so that
  * an entry is 24 bytes and the open's memory stays in bounds. */
 struct entry {
   uint64_t sector;
   /* Full mode: where the journal holds this sector's data (0: nowhere). */
   uint64_t journaled_at;
-  uint32_t tag; /* index of its tag in collected.tags */
   bool flushed; /* its record is below the newest flush mark */
   /* Full mode: its record counts (a trim or zero, flushed, or held whole
    * by the journal); one that does not is skipped whole. */
@@ -39,7 +38,7 @@ struct collected {
   const struct hasher *h;
   const struct journal_scan *js;
   struct entry *entries;
-  uint8_t *tags; /* tag_size bytes an entry; a trim's is the unwritten tag */
+  uint8_t *tags; /* an entry's tag; a trim's is the unwritten tag */
   size_t n, cap;
   uint64_t records;
 };
@@ -69,10 +68,6 @@ grow (struct collected *c, size_t more)
     cap *= 2;
   if (cap == c->cap)
     return 0;
-  if (cap > UINT32_MAX) {
-    errno = ENOMEM;
-    return -1;
-  }
   e = realloc (c->entries, cap * sizeof *e);
   if (e == NULL)
     return -1;
@@ -113,7 +108,7 @@ collect_record (struct collected *c, uint64_t seq,
     uint8_t *tag = c->tags + c->n * ts;
 
     e->sector = rec->sector + i;
-    e->tag = c->n++;
+    c->n++;
     e->flushed = seq < c->js->flushed_to;
     e->applies = applies;
     e->journaled_at = rec->kind == JREC_DATA ? journaled_at (c->sb, rec, i) : 0;
@@ -132,7 +127,8 @@ struct sector_seen {
   const struct superblock *sb;
   const struct hasher *h;
   struct tagstore *ts;
-  const uint8_t *tags; /* collected.tags, once sorted */
+  const struct entry *entries; /* collected.entries, once sorted */
+  const uint8_t *tags;         /* and their tags */
   uint64_t sector;
   uint8_t *data;                  /* its data, sector_size bytes */
   uint8_t computed[HASH_MAX_TAG]; /* the tag of its data */
@@ -144,7 +140,7 @@ struct sector_seen {
 static const uint8_t *
 tag_of (const struct sector_seen *s, const struct entry *e)
 {
-  return s->tags + (size_t)e->tag * s->sb->tag_size;
+  return s->tags + (size_t)(e - s->entries) * s->sb->tag_size;
 }
 
 static bool
@@ -433,8 +429,7 @@ sort_entries (struct collected *c)
     goto no_memory;
   for (size_t i = 0; i < c->n; i++) {
     e[i] = c->entries[pairs[i].value];
-    memcpy (tags + i * ts, c->tags + e[i].tag * ts, ts);
-    e[i].tag = i;
+    memcpy (tags + i * ts, c->tags + pairs[i].value * ts, ts);
   }
   free (pairs);
   free (c->entries);
@@ -465,6 +460,7 @@ decide_all (struct sector_seen *s, uint32_t mode, bool read_flushed,
                   s->b->name, c->n);
     return -1;
   }
+  s->entries = c->entries;
   s->tags = c->tags;
   for (size_t i = 0, j; i < c->n; i = j) {
     enum recovery_decision d;
