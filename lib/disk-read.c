@@ -1,7 +1,8 @@
 /* Verified reads of an integrity disk: every sector read is checked
  * against its tag, and one that fails is read again before it is declared
- * bad (see the notes in disk.h).  disk_verify is the same check for the
- * tool, reporting mismatches instead of failing on them.
+ * bad (see the notes in disk.h).  disk_verify and disk_read_checked are
+ * the same check for the tool, reporting mismatches instead of failing on
+ * them.
  */
 #include <assert.h>
 #include <errno.h>
@@ -19,8 +20,9 @@
 #include "tagstore.h"
 
 /* Checks one sector's DATA against TAG.  Unwritten sectors become zeroes. */
-static bool
-sector_ok (struct disk *d, uint64_t sector, uint8_t *data, const uint8_t *tag)
+static enum sector_check
+check_sector (struct disk *d, uint64_t sector, uint8_t *data,
+              const uint8_t *tag)
 {
   const struct hasher *h = d->h;
   uint8_t computed[HASH_MAX_TAG];
@@ -32,27 +34,32 @@ sector_ok (struct disk *d, uint64_t sector, uint8_t *data, const uint8_t *tag)
     goto unwritten;
   hasher_tag (h, d->sb.uuid, sector, data, d->sb.sector_size, computed);
   if (hasher_tag_equal (h, computed, tag))
-    return true;
+    return SECTOR_OK;
   if (keyed && hasher_tag_is_unwritten (h, d->sb.uuid, sector, tag))
     goto unwritten;
-  return false;
+  return hasher_tag_is_invalid (h, tag, computed) ? SECTOR_INVALIDATED
+                                                  : SECTOR_MISMATCH;
 
 unwritten:
   memset (data, 0, d->sb.sector_size);
-  return true;
+  return SECTOR_OK;
 }
 
 /* A sector failed: read its data and tag again before declaring it, as
- * dm-integrity does, so a transient read error is not called corruption. */
-static bool
-sector_ok_on_reread (struct disk *d, uint64_t sector, uint8_t *data)
+ * dm-integrity does, so a transient read error is not called corruption.
+ * An invalidated sector is not read again: it was not damaged. */
+static enum sector_check
+check_sector_again (struct disk *d, uint64_t sector, uint8_t *data,
+                    enum sector_check first)
 {
   uint8_t tag[HASH_MAX_TAG];
 
+  if (first != SECTOR_MISMATCH)
+    return first;
   if (disk_data_io (d, data, sector, 1, false, 0) == -1 ||
       tagstore_get (d->ts, sector, 1, tag) == -1)
-    return false;
-  return sector_ok (d, sector, data, tag);
+    return SECTOR_MISMATCH;
+  return check_sector (d, sector, data, tag);
 }
 
 /* Reads and verifies sectors [SECTOR, SECTOR+N), whose range the caller
@@ -74,10 +81,14 @@ read_verified (struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n,
       return disk_io_failed (d);
     for (uint64_t i = 0; i < chunk; i++) {
       uint8_t *data = buf + i * d->sb.sector_size;
-      if (!sector_ok (d, sector + i, data, tags + i * d->sb.tag_size) &&
-          !sector_ok_on_reread (d, sector + i, data)) {
+      enum sector_check c =
+          check_sector (d, sector + i, data, tags + i * d->sb.tag_size);
+
+      if (c != SECTOR_OK)
+        c = check_sector_again (d, sector + i, data, c);
+      if (c != SECTOR_OK) {
         failures++;
-        bad (opaque, sector + i);
+        bad (opaque, sector + i, c);
       }
     }
     atomic_fetch_add (&d->stats.sectors_verified, chunk);
@@ -89,17 +100,24 @@ read_verified (struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n,
 }
 
 static void
-log_mismatch (void *opaque, uint64_t sector)
+log_mismatch (void *opaque, uint64_t sector, enum sector_check why)
 {
   struct disk *d = opaque;
   bool recovery = d->mode == DISK_MODE_RECOVERY;
 
+  const char *verdict = recovery ? "returning it unverified (mode=recovery)"
+                                 : "failing the request with EIO";
+
   stats_count_mismatch (&d->stats, sector);
-  ratelimit_log (&d->mismatch_log, recovery ? NI_LOG_WARNING : NI_LOG_ERROR,
-                 "%s: sector %" PRIu64 ": data does not match its %s tag; %s",
-                 d->b->name, sector, d->sb.hash_name,
-                 recovery ? "returning it unverified (mode=recovery)"
-                          : "failing the request with EIO");
+  if (why == SECTOR_INVALIDATED)
+    ratelimit_log (&d->mismatch_log, recovery ? NI_LOG_WARNING : NI_LOG_ERROR,
+                   "%s: sector %" PRIu64 ": invalidated (nbd-integrity "
+                   "invalidate) until it is rewritten; %s",
+                   d->b->name, sector, verdict);
+  else
+    ratelimit_log (&d->mismatch_log, recovery ? NI_LOG_WARNING : NI_LOG_ERROR,
+                   "%s: sector %" PRIu64 ": data does not match its %s tag; %s",
+                   d->b->name, sector, d->sb.hash_name, verdict);
 }
 
 int
@@ -133,20 +151,37 @@ read_sectors (struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n)
 }
 
 int
+disk_read_checked (struct disk *d, void *buf, uint64_t sector, uint64_t n,
+                   disk_mismatch_fn fn, void *opaque)
+{
+  uint8_t *p = buf;
+  struct range_hold hold;
+  int r = 0;
+
+  while (r == 0 && n > 0) {
+    uint64_t chunk = n < chunk_sectors (d) ? n : chunk_sectors (d);
+    rangelock_acquire (&d->rl, &hold, sector, sector + chunk, false);
+    r = read_verified (d, p, sector, chunk, fn, opaque) == -1 ? -1 : 0;
+    rangelock_release (&d->rl, &hold);
+    p += chunk * d->sb.sector_size;
+    sector += chunk;
+    n -= chunk;
+  }
+  return r;
+}
+
+int
 disk_verify (struct disk *d, uint64_t sector, uint64_t n, disk_mismatch_fn fn,
              void *opaque)
 {
   uint8_t *buf = malloc (chunk_sectors (d) * d->sb.sector_size);
-  struct range_hold hold;
   int r = 0;
 
   if (buf == NULL)
     return disk_no_memory (d->b->name, "a read buffer");
   while (r == 0 && n > 0) {
     uint64_t chunk = n < chunk_sectors (d) ? n : chunk_sectors (d);
-    rangelock_acquire (&d->rl, &hold, sector, sector + chunk, false);
-    r = read_verified (d, buf, sector, chunk, fn, opaque) == -1 ? -1 : 0;
-    rangelock_release (&d->rl, &hold);
+    r = disk_read_checked (d, buf, sector, chunk, fn, opaque);
     sector += chunk;
     n -= chunk;
   }

@@ -475,6 +475,59 @@ disk_zero_fast (struct disk *d, uint32_t count, uint64_t offset, bool fua)
   return disk_zero (d, count, offset, fua);
 }
 
+/* Invalidates sectors [SECTOR, SECTOR+N), at most chunk_sectors, whose
+ * range the caller holds: their data is written back unchanged (the
+ * "full" mode journals data with its tags) with invalid tags. */
+static int
+invalidate_locked (struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n)
+{
+  uint8_t tags[CHUNK_TAG_BYTES];
+
+  if (disk_data_io (d, buf, sector, n, false, 0) == -1)
+    return -1;
+  hash_sectors (d, buf, sector, n, tags);
+  for (uint64_t i = 0; i < n; i++) {
+    uint8_t *tag = tags + i * d->sb.tag_size;
+    hasher_invalid_tag (d->h, tag, tag);
+  }
+  return apply_locked (d, buf, sector, n, tags, false);
+}
+
+int
+disk_invalidate (struct disk *d, uint64_t sector, uint64_t n)
+{
+  uint64_t ss = d->sb.sector_size, chunk = chunk_sectors (d);
+  struct range_hold hold;
+  uint8_t *buf;
+  int r = 0;
+
+  if (n == 0 || sector >= d->sb.data_sectors ||
+      n > d->sb.data_sectors - sector) {
+    ni_error_set ("%s: cannot invalidate sectors %" PRIu64 "-%" PRIu64
+                  ": the disk has %" PRIu64 " sectors",
+                  d->b->name, sector, sector + n - 1, d->sb.data_sectors);
+    errno = EINVAL;
+    return -1;
+  }
+  if (check_change (d, n * ss, sector * ss) == -1)
+    return -1;
+  if ((buf = malloc (chunk * ss)) == NULL)
+    return disk_no_memory (d->b->name, "an invalidation buffer");
+  while (r == 0 && n > 0) {
+    uint64_t c = n < chunk ? n : chunk;
+
+    rangelock_acquire (&d->rl, &hold, sector, sector + c, true);
+    r = invalidate_locked (d, buf, sector, c);
+    rangelock_release (&d->rl, &hold);
+    if (r == 0)
+      r = bound_dirty_tags (d);
+    sector += c;
+    n -= c;
+  }
+  free (buf);
+  return finish_change (d, r, true);
+}
+
 int
 disk_flush (struct disk *d)
 {

@@ -139,6 +139,13 @@ int disk_zero (struct disk *d, uint32_t count, uint64_t offset, bool fua);
  * disk_write writes them, -1 with ENOTSUP before anything changes. */
 int disk_zero_fast (struct disk *d, uint32_t count, uint64_t offset, bool fua);
 
+/* Makes sectors [SECTOR, SECTOR+N) fail their reads, durably, until they
+ * are rewritten (nbd-integrity invalidate): the stale copy of a mirror
+ * then reads as an error, and MD rebuilds it from the other copies.  Each
+ * keeps its data, with its tag replaced by the data's invalid tag
+ * (hash.h), so a read can say it was invalidated rather than damaged. */
+int disk_invalidate (struct disk *d, uint64_t sector, uint64_t n);
+
 /* Journal counters and fill; zeroes when read-only. */
 void disk_journal_stats (struct disk *d, struct journal_stats *stats);
 
@@ -160,8 +167,20 @@ int disk_checkpoint_end (struct disk *d);
  * calls FN for each sector whose data does not match its tag (they are
  * not logged or counted).  -1 with errno and ni_error() only if the disk
  * could not be read. */
-typedef void (*disk_mismatch_fn) (void *opaque, uint64_t sector);
+enum sector_check {
+  SECTOR_OK,
+  SECTOR_MISMATCH,    /* data does not match its tag: damage */
+  SECTOR_INVALIDATED, /* disk_invalidate made it fail until rewritten */
+};
+typedef void (*disk_mismatch_fn) (void *opaque, uint64_t sector,
+                                  enum sector_check why);
 int disk_verify (struct disk *d, uint64_t sector, uint64_t n,
                  disk_mismatch_fn fn, void *opaque);
+
+/* The same, keeping what was read: sectors [SECTOR, SECTOR+N) into BUF,
+ * unwritten ones as zeroes and those that do not match their tags as they
+ * are on the disk (nbd-integrity compare shows both copies of a sector). */
+int disk_read_checked (struct disk *d, void *buf, uint64_t sector, uint64_t n,
+                       disk_mismatch_fn fn, void *opaque);
 
 #endif

@@ -361,6 +361,30 @@ hasher_unwritten_tags (const struct hasher *h,
     hasher_unwritten_tag (h, uuid, sector + i, tags + i * h->alg->tag_size);
 }
 
+void
+hasher_invalid_tag (const struct hasher *h, const uint8_t *tag,
+                    uint8_t *invalid)
+{
+  unsigned n = h->alg->tag_size;
+
+  for (unsigned i = 0; i < n; i++)
+    invalid[i] = ~tag[i];
+  /* The complement of an all-ones tag would be the unwritten tag of the
+   * unkeyed algorithms, which reads as zeroes: change another bit. */
+  if (tag_is_unwritten (invalid, n))
+    invalid[0] = 1;
+}
+
+bool
+hasher_tag_is_invalid (const struct hasher *h, const uint8_t *tag,
+                       const uint8_t *computed)
+{
+  uint8_t invalid[HASH_MAX_TAG];
+
+  hasher_invalid_tag (h, computed, invalid);
+  return hasher_tag_equal (h, tag, invalid);
+}
+
 bool
 hasher_tag_is_unwritten (const struct hasher *h,
                          const uint8_t uuid[DISK_UUID_SIZE], uint64_t sector,

@@ -103,6 +103,19 @@ bool hasher_tag_is_unwritten (const struct hasher *h,
                               const uint8_t uuid[DISK_UUID_SIZE],
                               uint64_t sector, const uint8_t *tag);
 
+/* The tag that makes a sector fail its reads until it is rewritten
+ * (nbd-integrity invalidate), from TAG, the tag of the data it holds: the
+ * complement of TAG, never an unwritten tag.  Data cannot match it, as it
+ * differs from the data's own tag, and on a keyed disk only the key's
+ * holder can compute it, as only they can compute TAG. */
+void hasher_invalid_tag (const struct hasher *h, const uint8_t *tag,
+                         uint8_t *invalid);
+
+/* True if TAG is the invalid tag of data whose tag is COMPUTED: the
+ * sector was invalidated, not damaged. */
+bool hasher_tag_is_invalid (const struct hasher *h, const uint8_t *tag,
+                            const uint8_t *computed);
+
 /* MACs that authenticate a keyed disk's metadata (the superblock, journal
  * blocks) are tags of the metadata under a "sector" number no real sector
  * has, one per kind of metadata. */

@@ -20,14 +20,6 @@
  * enough for a smooth progress bar. */
 #define VERIFY_BYTES (16u << 20)
 
-static void
-collect_bad (void *opaque, uint64_t sector)
-{
-  GArray *bad = opaque;
-
-  g_array_append_val (bad, sector);
-}
-
 /* Verifies every sector of D into BAD.  -1 with errno if a read failed,
  * *FAILED_AT then being the first sector of the chunk that failed. */
 static int
@@ -41,7 +33,7 @@ verify_all (struct disk *d, GArray *bad, uint64_t *failed_at)
   progress_start_bytes (&progress, "verifying");
   for (uint64_t s = 0; r == 0 && s < n; s += chunk) {
     *failed_at = s;
-    r = disk_verify (d, s, MIN (chunk, n - s), collect_bad, bad);
+    r = disk_verify (d, s, MIN (chunk, n - s), collect_bad_sector, bad);
     if (r == 0)
       progress_update (&progress, MIN (s + chunk, n) * ss, n * ss);
   }
@@ -54,11 +46,27 @@ verify_all (struct disk *d, GArray *bad, uint64_t *failed_at)
 static void
 print_text (const char *disk, uint64_t sectors, const GArray *bad)
 {
-  for (guint i = 0; i < bad->len; i++)
-    printf ("%s: sector %" PRIu64 ": tag mismatch\n", disk,
-            g_array_index (bad, uint64_t, i));
+  for (guint i = 0; i < bad->len; i++) {
+    const struct bad_sector *b = &g_array_index (bad, struct bad_sector, i);
+    printf ("%s: sector %" PRIu64 ": %s\n", disk, b->sector,
+            b->why == SECTOR_INVALIDATED ? "invalidated" : "tag mismatch");
+  }
   printf ("%s: %" PRIu64 " sectors checked, %u mismatches\n", disk, sectors,
           bad->len);
+}
+
+/* The sectors of BAD, or only those invalidated, as a JSON array. */
+static void
+json_sectors (struct json *j, const char *key, const GArray *bad,
+              bool only_invalidated)
+{
+  json_array (j, key);
+  for (guint i = 0; i < bad->len; i++) {
+    const struct bad_sector *b = &g_array_index (bad, struct bad_sector, i);
+    if (!only_invalidated || b->why == SECTOR_INVALIDATED)
+      json_u64 (j, NULL, b->sector);
+  }
+  json_array_end (j);
 }
 
 static void
@@ -72,10 +80,8 @@ print_json (const char *disk, const char *hash, uint64_t sectors,
   json_string (&j, "hash", hash);
   json_u64 (&j, "sectors", sectors);
   json_u64 (&j, "mismatches", bad->len);
-  json_array (&j, "bad_sectors");
-  for (guint i = 0; i < bad->len; i++)
-    json_u64 (&j, NULL, g_array_index (bad, uint64_t, i));
-  json_array_end (&j);
+  json_sectors (&j, "bad_sectors", bad, false);
+  json_sectors (&j, "invalidated_sectors", bad, true);
   json_end (&j);
 }
 
@@ -89,7 +95,8 @@ cmd_verify (int argc, char **argv)
       keyfile_option (&keyfile),
       G_OPTION_ENTRY_NULL,
   };
-  g_autoptr (GArray) bad = g_array_new (FALSE, FALSE, sizeof (uint64_t));
+  g_autoptr (GArray) bad =
+      g_array_new (FALSE, FALSE, sizeof (struct bad_sector));
   struct disk_options opts = {.mode = DISK_MODE_TAGS, .readonly = true};
   const struct superblock *sb;
   uint64_t failed_at;

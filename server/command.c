@@ -181,3 +181,11 @@ read_user_file (const char *cmd, const char *path, char **text, gsize *len)
   *text = g_string_free (s, n == -1);
   return n != -1;
 }
+
+void
+collect_bad_sector (void *opaque, uint64_t sector, enum sector_check why)
+{
+  struct bad_sector b = {.sector = sector, .why = why};
+
+  g_array_append_val ((GArray *)opaque, b);
+}

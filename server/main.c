@@ -23,6 +23,12 @@ static const struct command {
     {"format", cmd_format, "write a new format on a disk or image file"},
     {"dump", cmd_dump, "print the superblock (--json for scripts)"},
     {"verify", cmd_verify, "check every sector against its tag, offline"},
+    {"compare", cmd_compare,
+     "the copies of a mirror: which differ, which is "
+     "good"},
+    {"invalidate", cmd_invalidate,
+     "make sectors fail until rewritten, for MD "
+     "to heal"},
     {"locate", cmd_locate, "where a sector's data and tag are on the disk"},
     {"recover", cmd_recover, "replay the journal offline and report it"},
     {"check", cmd_check, "check superblocks and journal, reading no data"},

@@ -15,6 +15,7 @@
 #include <glib.h>
 
 #include "backing.h"
+#include "disk.h"
 #include "params.h" /* parse_size */
 #include "superblock.h"
 
@@ -33,6 +34,8 @@ int cmd_format (int argc, char **argv);
 int cmd_dump (int argc, char **argv);
 int cmd_verify (int argc, char **argv);
 int cmd_locate (int argc, char **argv);
+int cmd_compare (int argc, char **argv);
+int cmd_invalidate (int argc, char **argv);
 int cmd_recover (int argc, char **argv);
 int cmd_check (int argc, char **argv);
 int cmd_status (int argc, char **argv);
@@ -73,6 +76,15 @@ char *command_line (char *const *argv);
  * failure; a FIFO or a device is refused, not waited on. */
 bool read_user_file (const char *cmd, const char *path, char **text,
                      gsize *len);
+
+/* A sector that failed its check, as verify and compare collect them:
+ * collect_bad_sector is a disk_mismatch_fn appending to a GArray of them
+ * (its OPAQUE). */
+struct bad_sector {
+  uint64_t sector;
+  enum sector_check why;
+};
+void collect_bad_sector (void *opaque, uint64_t sector, enum sector_check why);
 
 /* Opens DISK read-only and reads its newest superblock, without the key
  * and whatever its state.  NULL, with the error printed, on failure. */

@@ -464,6 +464,34 @@ START_TEST (unwritten_is_all_zeroes_only)
 }
 END_TEST
 
+/* An invalid tag is never the data's own tag nor an unwritten tag, even
+ * for the tags whose complement is all zeroes, and it is told apart from
+ * any other tag that differs. */
+START_TEST (invalid_tags_fail_and_are_recognised)
+{
+  struct hasher *h = new_hasher (names[_i], BASE);
+  unsigned ts = tag_size (h);
+  uint8_t tags[3][HASH_MAX_TAG], invalid[HASH_MAX_TAG], other[HASH_MAX_TAG];
+
+  tag_of (h, BASE, tags[0]);
+  memset (tags[1], 0xff, ts); /* complement: the unkeyed unwritten tag */
+  memset (tags[2], 0xfe, ts);
+  tags[2][0] = 0xff;
+  for (int k = 0; k < 3; k++) {
+    hasher_invalid_tag (h, tags[k], invalid);
+    ck_assert (!hasher_tag_equal (h, invalid, tags[k]));
+    ck_assert (!tag_is_unwritten (invalid, ts));
+    ck_assert (!hasher_tag_is_unwritten (h, BASE->uuid, BASE->sector, invalid));
+    ck_assert (hasher_tag_is_invalid (h, invalid, tags[k]));
+    ck_assert (!hasher_tag_is_invalid (h, tags[k], tags[k]));
+    memcpy (other, invalid, ts);
+    other[ts - 1] ^= 1;
+    ck_assert (!hasher_tag_is_invalid (h, other, tags[k]));
+  }
+  hasher_free (h);
+}
+END_TEST
+
 START_TEST (tag_equal_compares_every_byte)
 {
   struct hasher *h = new_hasher (names[_i], BASE);
@@ -547,6 +575,7 @@ main (void)
   tcase_add_test (tc, unwritten_is_all_zeroes_only);
   tcase_add_loop_test (tc, unwritten_tag_is_keyed, 0, NR_ALGS);
   tcase_add_loop_test (tc, tag_equal_compares_every_byte, 0, NR_ALGS);
+  tcase_add_loop_test (tc, invalid_tags_fail_and_are_recognised, 0, NR_ALGS);
   tcase_add_loop_test (tc, safe_from_many_threads, 0, NR_ALGS);
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
