@@ -44,21 +44,6 @@ read_checked (struct disk *d, uint8_t *buf, struct checks *c)
   ck_assert_int_eq (disk_read_checked (d, buf, 0, SECTORS, record_check, c), 0);
 }
 
-static const char *
-key_file (void)
-{
-  static const char *path;
-  uint8_t key[32];
-
-  if (path == NULL) {
-    path = scratch_path ("key");
-    for (size_t i = 0; i < sizeof key; i++)
-      key[i] = i * 31 + 7;
-    file_write_new (path, key, sizeof key);
-  }
-  return path;
-}
-
 static struct disk *
 open_in (const char *path, enum disk_mode mode, const char *keyfile)
 {
@@ -99,7 +84,7 @@ check_disk (struct disk *d, const uint8_t *model, const bool *invalid)
 START_TEST (invalidated_sectors_fail_until_rewritten)
 {
   const char *hash = hashes[_i / 3];
-  const char *key = strstr (hash, "keyed") ? key_file () : NULL;
+  const char *key = strstr (hash, "keyed") ? scratch_key () : NULL;
   const char *path = scratch_disk_keyed ("disk", SIZE, hash, SS, key);
   enum disk_mode mode = modes[_i % 3];
   static uint8_t model[SECTORS * SS];

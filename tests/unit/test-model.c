@@ -60,21 +60,6 @@ below (struct run *r, uint64_t n)
   return rnd_next (&r->rnd) % n;
 }
 
-static const char *
-key_file (void)
-{
-  static const char *path;
-  uint8_t key[32];
-
-  if (path == NULL) {
-    path = scratch_path ("key");
-    for (size_t i = 0; i < sizeof key; i++)
-      key[i] = i * 29 + 3;
-    file_write_new (path, key, sizeof key);
-  }
-  return path;
-}
-
 /* A place to start a request: near the start, the zone boundary or the
  * end, or anywhere, so that requests overlap. */
 static uint64_t
@@ -227,7 +212,7 @@ run_seed (uint64_t seed, int ops)
   snprintf (name, sizeof name, "model-%" PRIu64, seed);
   r.opts.mode = modes[below (&r, 3)];
   r.opts.write_through = below (&r, 4) == 0;
-  r.opts.keyfile = keyed ? key_file () : NULL;
+  r.opts.keyfile = keyed ? scratch_key () : NULL;
   r.opts.path =
       scratch_disk_keyed (name, DISK_BYTES, hash, r.ss, r.opts.keyfile);
   snprintf (what, sizeof what,

@@ -257,3 +257,18 @@ file_flip_bit (const char *path, uint64_t off, int bit)
   byte ^= 1 << bit;
   file_write (path, &byte, 1, off);
 }
+
+const char *
+scratch_key (void)
+{
+  static const char *path;
+  uint8_t key[32];
+
+  if (path == NULL) {
+    path = scratch_path ("key");
+    for (size_t i = 0; i < sizeof key; i++)
+      key[i] = i * 29 + 3;
+    file_write_new (path, key, sizeof key);
+  }
+  return path;
+}

@@ -32,6 +32,10 @@ const char *scratch_disk_keyed (const char *name, uint64_t size,
                                 const char *hash, uint32_t sector_size,
                                 const char *keyfile);
 
+/* A key file of 32 bytes in the scratch directory, made on first use,
+ * for the keyed algorithms. */
+const char *scratch_key (void);
+
 /* A disk of SIZE bytes just formatted with the defaults, in memory (for
  * powerloss_new).  malloc'd. */
 uint8_t *formatted_image (uint64_t size);
