@@ -45,17 +45,14 @@ unwritten:
   return SECTOR_OK;
 }
 
-/* A sector failed: read its data and tag again before declaring it, as
- * dm-integrity does, so a transient read error is not called corruption.
- * An invalidated sector is not read again: it was not damaged. */
+/* A sector did not match: read its data and tag again before declaring
+ * it, as dm-integrity does, so a transient read error is not called
+ * corruption. */
 static enum sector_check
-check_sector_again (struct disk *d, uint64_t sector, uint8_t *data,
-                    enum sector_check first)
+check_sector_again (struct disk *d, uint64_t sector, uint8_t *data)
 {
   uint8_t tag[HASH_MAX_TAG];
 
-  if (first != SECTOR_MISMATCH)
-    return first;
   if (disk_data_io (d, data, sector, 1, false, 0) == -1 ||
       tagstore_get (d->ts, sector, 1, tag) == -1)
     return SECTOR_MISMATCH;
@@ -84,8 +81,9 @@ read_verified (struct disk *d, uint8_t *buf, uint64_t sector, uint64_t n,
       enum sector_check c =
           check_sector (d, sector + i, data, tags + i * d->sb.tag_size);
 
-      if (c != SECTOR_OK)
-        c = check_sector_again (d, sector + i, data, c);
+      /* An invalidated sector is not read again: it was not damaged. */
+      if (c == SECTOR_MISMATCH)
+        c = check_sector_again (d, sector + i, data);
       if (c != SECTOR_OK) {
         failures++;
         bad (opaque, sector + i, c);
@@ -104,18 +102,18 @@ log_mismatch (void *opaque, uint64_t sector, enum sector_check why)
 {
   struct disk *d = opaque;
   bool recovery = d->mode == DISK_MODE_RECOVERY;
-
+  enum ni_log_level level = recovery ? NI_LOG_WARNING : NI_LOG_ERROR;
   const char *verdict = recovery ? "returning it unverified (mode=recovery)"
                                  : "failing the request with EIO";
 
   stats_count_mismatch (&d->stats, sector);
   if (why == SECTOR_INVALIDATED)
-    ratelimit_log (&d->mismatch_log, recovery ? NI_LOG_WARNING : NI_LOG_ERROR,
+    ratelimit_log (&d->mismatch_log, level,
                    "%s: sector %" PRIu64 ": invalidated (nbd-integrity "
                    "invalidate) until it is rewritten; %s",
                    d->b->name, sector, verdict);
   else
-    ratelimit_log (&d->mismatch_log, recovery ? NI_LOG_WARNING : NI_LOG_ERROR,
+    ratelimit_log (&d->mismatch_log, level,
                    "%s: sector %" PRIu64 ": data does not match its %s tag; %s",
                    d->b->name, sector, d->sb.hash_name, verdict);
 }

@@ -23,12 +23,8 @@ static const struct command {
     {"format", cmd_format, "write a new format on a disk or image file"},
     {"dump", cmd_dump, "print the superblock (--json for scripts)"},
     {"verify", cmd_verify, "check every sector against its tag, offline"},
-    {"compare", cmd_compare,
-     "the copies of a mirror: which differ, which is "
-     "good"},
-    {"invalidate", cmd_invalidate,
-     "make sectors fail until rewritten, for MD "
-     "to heal"},
+    {"compare", cmd_compare, "which copies of a mirror differ, which is good"},
+    {"invalidate", cmd_invalidate, "make sectors fail until MD rewrites them"},
     {"locate", cmd_locate, "where a sector's data and tag are on the disk"},
     {"recover", cmd_recover, "replay the journal offline and report it"},
     {"check", cmd_check, "check superblocks and journal, reading no data"},
@@ -51,7 +47,7 @@ command_list (void)
   GString *s = g_string_new ("Commands:\n");
 
   for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
-    g_string_append_printf (s, "  %-8s %s\n", commands[i].name,
+    g_string_append_printf (s, "  %-10s %s\n", commands[i].name,
                             commands[i].help);
   g_string_append (s, "\n\"nbd-integrity COMMAND --help\" shows a command's "
                       "options.  See nbd-integrity(8).");
